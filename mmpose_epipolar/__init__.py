@@ -1,0 +1,15 @@
+"""mmpose-epipolar: self-supervised monocular 3D human pose for MMPose.
+
+Importing the package first applies two compatibility fixes (each a no-op
+where not needed), then registers every component into MMPose's registries.
+"""
+from .utils.compat import (allow_mmengine_checkpoint_globals,
+                           check_mmcv_ops, patch_torchvision_ops)
+
+patch_torchvision_ops()
+allow_mmengine_checkpoint_globals()
+check_mmcv_ops()
+
+from . import codecs, models  # noqa: E402,F401  (register components)
+
+__version__ = '0.1.0'

@@ -1,0 +1,7 @@
+from .volumetric_integral_label import (VolumetricIntegralLabel,
+                                        depth_from_camera_points,
+                                        lift_to_camera)
+
+__all__ = [
+    'VolumetricIntegralLabel', 'depth_from_camera_points', 'lift_to_camera'
+]

@@ -1,0 +1,167 @@
+# Copyright (c) mmpose-epipolar contributors. All rights reserved.
+from typing import List, Optional, Tuple
+
+import cv2
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from mmpose.registry import TRANSFORMS
+from ..occluder_bank import load_occluder_bank
+
+
+@TRANSFORMS.register_module()
+class SyntheticOcclusion(BaseTransform):
+    """Paste random objects over the training crop (synthetic occlusion).
+
+    Training augmentation; put it after ``TopdownAffine``, so occluders are
+    sized relative to the person crop. With probability ``prob`` it draws a
+    target coverage ``t ~ U(min_coverage, max_coverage)`` and a count
+    ``n ~ U{num_occluders}``; each of the ``n`` occluders, drawn from the
+    bank, is scaled so its opaque area is ``t / n`` of the crop and placed
+    at a uniformly random centre in the crop. An occluder that would push
+    the covered fraction of the crop (pixels with alpha >= 0.5, union of all
+    occluders) above ``max_coverage`` is skipped, so the coverage never
+    exceeds it. Keypoint labels are never changed: the network must still
+    predict occluded joints.
+
+    Random numbers come from NumPy's global generator (like MMPose's
+    transforms), so seeding NumPy makes it deterministic.
+
+    Required Keys:
+
+        - img
+
+    Modified Keys:
+
+        - img
+
+    Added Keys:
+
+        - occluded_fraction (only when occluders were pasted)
+
+    Args:
+        bank_file (str): Occluder bank (see
+            :mod:`mmpose_epipolar.datasets.occluder_bank`), loaded lazily on
+            first use.
+        prob (float): Probability to occlude a sample. Default: 0.5.
+        num_occluders (tuple[int, int]): Inclusive range of the count.
+            Default: (1, 8).
+        min_coverage (float): Lower end of the target coverage. Default: 0.
+        max_coverage (float): Upper end and hard cap of the covered fraction
+            of the crop. Default: 0.7.
+        channel_order (str): Channel order of ``img``; the bank is RGB(A).
+            Default: ``'bgr'`` (MMCV's image loading).
+    """
+
+    def __init__(self,
+                 bank_file: str,
+                 prob: float = 0.5,
+                 num_occluders: Tuple[int, int] = (1, 8),
+                 min_coverage: float = 0.0,
+                 max_coverage: float = 0.7,
+                 channel_order: str = 'bgr') -> None:
+        super().__init__()
+        if not 0. <= prob <= 1.:
+            raise ValueError(f'prob must be in [0, 1], got {prob}')
+        if not 0. <= min_coverage <= max_coverage <= 1.:
+            raise ValueError(
+                'need 0 <= min_coverage <= max_coverage <= 1, got '
+                f'{min_coverage}, {max_coverage}')
+        lo, hi = num_occluders
+        if not 1 <= lo <= hi:
+            raise ValueError(f'num_occluders must be (lo, hi) with '
+                             f'1 <= lo <= hi, got {num_occluders}')
+        if channel_order not in ('bgr', 'rgb'):
+            raise ValueError(f'channel_order must be "bgr" or "rgb", got '
+                             f'{channel_order!r}')
+        self.bank_file = bank_file
+        self.prob = prob
+        self.num_occluders = (int(lo), int(hi))
+        self.min_coverage = min_coverage
+        self.max_coverage = max_coverage
+        self.channel_order = channel_order
+        self._bank: Optional[List[np.ndarray]] = None
+        self._opaque_area: Optional[np.ndarray] = None
+
+    def _load_bank(self) -> List[np.ndarray]:
+        if self._bank is None:
+            bank = load_occluder_bank(self.bank_file)
+            if self.channel_order == 'bgr':
+                bank = [p[..., [2, 1, 0, 3]].copy() for p in bank]
+            area = np.array([(p[..., 3] >= 128).sum() for p in bank], float)
+            keep = area > 0
+            if not keep.any():
+                raise ValueError(f'Occluder bank {self.bank_file} has no '
+                                 'patch with an opaque pixel')
+            self._bank = [p for p, k in zip(bank, keep) if k]
+            self._opaque_area = area[keep]
+        return self._bank
+
+    def transform(self, results: dict) -> dict:
+        """Occlude ``results['img']`` (H, W, C) in place of the original."""
+        if self.prob == 0 or np.random.rand() >= self.prob:
+            return results
+        bank = self._load_bank()
+        img = results['img']
+        h, w = img.shape[:2]
+        target = np.random.uniform(self.min_coverage, self.max_coverage)
+        count = np.random.randint(self.num_occluders[0],
+                                  self.num_occluders[1] + 1)
+        out = img.astype(np.float32)
+        covered = np.zeros((h, w), bool)
+        for _ in range(count):
+            idx = np.random.randint(len(bank))
+            centre = np.random.uniform((0, 0), (w, h))
+            scale = np.sqrt(target * h * w / count / self._opaque_area[idx])
+            patch = _resize(bank[idx], scale)
+            if patch is None:
+                continue
+            box = _paste_box(centre, patch.shape[:2], (h, w))
+            if box is None:
+                continue
+            (y0, y1, x0, x1), (py0, py1, px0, px1) = box
+            alpha = patch[py0:py1, px0:px1, 3:].astype(np.float32) / 255.
+            new_cover = covered.copy()
+            new_cover[y0:y1, x0:x1] |= alpha[..., 0] >= 0.5
+            if new_cover.mean() > self.max_coverage:
+                continue
+            rgb = patch[py0:py1, px0:px1, :3].astype(np.float32)
+            region = out[y0:y1, x0:x1, :3]
+            out[y0:y1, x0:x1, :3] = region + alpha * (rgb - region)
+            covered = new_cover
+        if np.issubdtype(img.dtype, np.integer):
+            info = np.iinfo(img.dtype)
+            out = np.clip(np.rint(out), info.min, info.max)
+        results['img'] = out.astype(img.dtype)
+        results['occluded_fraction'] = float(covered.mean())
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(bank_file={self.bank_file!r}, '
+                f'prob={self.prob}, num_occluders={self.num_occluders}, '
+                f'min_coverage={self.min_coverage}, '
+                f'max_coverage={self.max_coverage}, '
+                f'channel_order={self.channel_order!r})')
+
+
+def _resize(patch: np.ndarray, scale: float) -> Optional[np.ndarray]:
+    h, w = patch.shape[:2]
+    size = (int(round(w * scale)), int(round(h * scale)))
+    if min(size) < 1:
+        return None
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(patch, size, interpolation=interp)
+
+
+def _paste_box(centre: np.ndarray, patch_hw: Tuple[int, int],
+               img_hw: Tuple[int, int]):
+    """Image and patch slices of a patch centred at ``centre`` (x, y)."""
+    ph, pw = patch_hw
+    h, w = img_hw
+    x0 = int(round(centre[0] - pw / 2))
+    y0 = int(round(centre[1] - ph / 2))
+    ix0, iy0 = max(x0, 0), max(y0, 0)
+    ix1, iy1 = min(x0 + pw, w), min(y0 + ph, h)
+    if ix1 <= ix0 or iy1 <= iy0:
+        return None
+    return (iy0, iy1, ix0, ix1), (iy0 - y0, iy1 - y0, ix0 - x0, ix1 - x0)

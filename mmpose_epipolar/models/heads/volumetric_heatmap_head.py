@@ -1,0 +1,231 @@
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmengine.structures import InstanceData, PixelData
+from mmpose.evaluation.functional import keypoint_pck_accuracy
+from mmpose.models.heads import HeatmapHead
+from mmpose.registry import MODELS
+from mmpose.utils.tensor_utils import to_numpy
+from mmpose.utils.typing import (ConfigType, OptConfigType, OptSampleList,
+                                 Predictions)
+from torch import Tensor
+
+from ..utils import peak_mass, soft_argmax_3d
+
+
+def flip_back_coords(coords: Tensor, flip_indices: Sequence[int],
+                     input_width: int) -> Tensor:
+    """Map predictions on a horizontally flipped crop back to the original.
+
+    A flipped crop maps pixel column ``x`` to ``input_w - 1 - x``, which in
+    normalised units ``x_n = x / input_w - 0.5`` is ``-x_n - 1 / input_w``.
+    Depth and y are unchanged; left and right joints swap.
+
+    Args:
+        coords (Tensor): Normalised coordinates (B, J, 3) on flipped crops.
+        flip_indices (Sequence[int]): Index of each joint's mirror joint.
+        input_width (int): Crop width in pixels.
+
+    Returns:
+        Tensor: Normalised coordinates (B, J, 3) on the original crops.
+    """
+    flipped = coords[:, list(flip_indices)].clone()
+    flipped[..., 0] = -flipped[..., 0] - 1.0 / input_width
+    return flipped
+
+
+@MODELS.register_module()
+class VolumetricHeatmapHead(HeatmapHead):
+    """Deconvolution head predicting a volumetric heatmap per joint, decoded
+    by soft-argmax (integral regression, Sun et al. 2018) into (x, y, z).
+
+    The deconvolution stack is MMPose's SimpleBaseline :class:`HeatmapHead`
+    (so its deconv weights transfer); the final 1x1 conv outputs
+    ``num_keypoints * depth_bins`` channels viewed as a (B, J, D, H, W)
+    volume. The same head serves 2D training (MPII): the codec then gives
+    zero z weights, so depth is marginalised by the soft-argmax and masked
+    out of the loss.
+
+    Args:
+        in_channels (int): Input channels of the last feature map.
+        num_keypoints (int): Number of joints J.
+        depth_bins (int): Depth resolution D of the volume. Defaults to 64.
+        deconv_out_channels (Sequence[int]): Deconv channels.
+            Defaults to (256, 256, 256).
+        deconv_kernel_sizes (Sequence[int]): Deconv kernels.
+            Defaults to (4, 4, 4).
+        beta (float): Inverse softmax temperature. Defaults to 1.
+        axis_weights (Sequence[float]): Loss weight of x, y and z.
+            Defaults to (1, 1, 1).
+        loss (dict): Loss config. Defaults to :class:`MaskedSmoothL1Loss`.
+        decoder (dict, optional): Codec config
+            (:class:`VolumetricIntegralLabel`).
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 num_keypoints: int,
+                 depth_bins: int = 64,
+                 deconv_out_channels: Optional[Sequence[int]] = (256, 256, 256),
+                 deconv_kernel_sizes: Optional[Sequence[int]] = (4, 4, 4),
+                 beta: float = 1.0,
+                 axis_weights: Sequence[float] = (1.0, 1.0, 1.0),
+                 loss: ConfigType = dict(type='MaskedSmoothL1Loss'),
+                 decoder: OptConfigType = None,
+                 init_cfg: OptConfigType = None) -> None:
+        super().__init__(
+            in_channels=in_channels,
+            out_channels=num_keypoints * depth_bins,
+            deconv_out_channels=deconv_out_channels,
+            deconv_kernel_sizes=deconv_kernel_sizes,
+            loss=loss,
+            decoder=decoder,
+            init_cfg=init_cfg)
+        self.num_keypoints = num_keypoints
+        self.depth_bins = depth_bins
+        self.beta = beta
+        self.register_buffer(
+            'axis_weights',
+            torch.tensor(axis_weights, dtype=torch.float32),
+            persistent=False)
+
+    def forward_volume(self, feats: Tuple[Tensor, ...]) -> Tensor:
+        """Predict the volumetric heatmap logits.
+
+        Args:
+            feats (tuple[Tensor]): Features; the last is (B, C, h, w).
+
+        Returns:
+            Tensor: Logits of shape (B, J, D, H, W).
+        """
+        x = super().forward(feats)
+        b, _, h, w = x.shape
+        return x.view(b, self.num_keypoints, self.depth_bins, h, w)
+
+    def forward(self, feats: Tuple[Tensor, ...]) -> Tuple[Tensor, Tensor]:
+        """Predict normalised joint coordinates.
+
+        Args:
+            feats (tuple[Tensor]): Features; the last is (B, C, h, w).
+
+        Returns:
+            tuple:
+            - coords (Tensor): Normalised (x, y, z) of shape (B, J, 3).
+            - heatmap_2d (Tensor): Depth-marginalised probabilities
+              (B, J, H, W).
+        """
+        return soft_argmax_3d(self.forward_volume(feats), self.beta)
+
+    def predict(self,
+                feats,
+                batch_data_samples: OptSampleList,
+                test_cfg: ConfigType = {}) -> Predictions:
+        """Predict keypoints, with optional flip test.
+
+        Args:
+            feats (tuple[Tensor] | list[tuple[Tensor]]): Features, or
+                ``[features, features_of_flipped_input]`` for flip test.
+            batch_data_samples (list[PoseDataSample]): The batch samples.
+            test_cfg (dict): ``flip_test`` and ``output_heatmaps``.
+
+        Returns:
+            list[InstanceData] | tuple: Per sample ``keypoints`` (1, J, 3) in
+            crop pixels (x, y, depth) and ``keypoint_scores`` (1, J); with
+            ``output_heatmaps`` also the 2D heatmaps as ``PixelData``.
+        """
+        if test_cfg.get('flip_test', False):
+            assert isinstance(feats, list) and len(feats) == 2
+            metainfo = batch_data_samples[0].metainfo
+            coords, heatmaps = self.forward(feats[0])
+            coords_flip, heatmaps_flip = self.forward(feats[1])
+            coords = 0.5 * (coords + flip_back_coords(
+                coords_flip, metainfo['flip_indices'],
+                metainfo['input_size'][0]))
+            heatmaps = 0.5 * (heatmaps + heatmaps_flip[
+                :, list(metainfo['flip_indices'])].flip(-1))
+        else:
+            coords, heatmaps = self.forward(feats)
+        scores = to_numpy(peak_mass(heatmaps))
+        keypoints, _ = self.decoder.decode(to_numpy(coords))
+
+        preds = [
+            InstanceData(
+                keypoints=keypoints[i:i + 1],
+                keypoint_scores=scores[i:i + 1])
+            for i in range(keypoints.shape[0])
+        ]
+        if test_cfg.get('output_heatmaps', False):
+            fields = [PixelData(heatmaps=hm) for hm in heatmaps.detach()]
+            return preds, fields
+        return preds
+
+    def loss(self,
+             feats: Tuple[Tensor, ...],
+             batch_data_samples: OptSampleList,
+             train_cfg: ConfigType = {}) -> dict:
+        """Smooth-L1 loss between soft-argmax coordinates and labels.
+
+        Args:
+            feats (tuple[Tensor]): Features; the last is (B, C, h, w).
+            batch_data_samples (list[PoseDataSample]): Samples whose
+                ``gt_instance_labels`` hold ``keypoint_labels`` (1, J, 3) and
+                ``keypoint_weights`` (1, J, 3).
+            train_cfg (dict): Unused.
+
+        Returns:
+            dict: ``loss_kpt`` and ``acc_pose`` (2D PCK at 0.05 of the crop).
+        """
+        coords, _ = self.forward(feats)
+        labels, weights = self.collect_labels(batch_data_samples)
+        return self.loss_from_coords(coords, labels, weights)
+
+    def collect_labels(
+            self, batch_data_samples: OptSampleList) -> Tuple[Tensor, Tensor]:
+        """Stack the batch's labels.
+
+        Returns:
+            tuple: ``labels`` (B, J, 3) and per-axis ``weights`` (B, J, 3).
+        """
+        labels = torch.cat([
+            d.gt_instance_labels.keypoint_labels for d in batch_data_samples
+        ])
+        weights = torch.cat([
+            d.gt_instance_labels.keypoint_weights for d in batch_data_samples
+        ])
+        if weights.ndim == 2:
+            weights = weights.unsqueeze(-1).expand_as(labels)
+        return labels, weights
+
+    def loss_from_coords(self, coords: Tensor, labels: Tensor,
+                         weights: Tensor) -> dict:
+        """Loss and 2D accuracy of predicted against labelled coordinates.
+
+        Args:
+            coords (Tensor): Predictions (B, J, 3).
+            labels (Tensor): Targets (B, J, 3).
+            weights (Tensor): Per-axis weights (B, J, 3).
+
+        Returns:
+            dict: ``loss_kpt`` and ``acc_pose``.
+        """
+        weights = weights * self.axis_weights.to(weights)
+        loss = self.loss_module(coords, labels, weights)
+        mask = to_numpy(weights[..., :2].amin(dim=-1)) > 0
+        _, acc, _ = keypoint_pck_accuracy(
+            pred=to_numpy(coords[..., :2]),
+            gt=np.nan_to_num(to_numpy(labels[..., :2])),
+            mask=mask,
+            thr=0.05,
+            norm_factor=np.ones((coords.shape[0], 2), dtype=np.float32))
+        return dict(
+            loss_kpt=loss, acc_pose=torch.tensor(acc, device=coords.device))
+
+    @property
+    def default_init_cfg(self):
+        return [
+            dict(type='Normal', layer=['Conv2d', 'ConvTranspose2d'],
+                 std=0.001),
+            dict(type='Constant', layer='BatchNorm2d', val=1)
+        ]

@@ -1,0 +1,3 @@
+from .coordinate_loss import MaskedSmoothL1Loss
+
+__all__ = ['MaskedSmoothL1Loss']

@@ -1,0 +1,3 @@
+from .wasp import WASP
+
+__all__ = ['WASP']

@@ -1,0 +1,3 @@
+from .topdown_volumetric import TopdownVolumetricEstimator
+
+__all__ = ['TopdownVolumetricEstimator']

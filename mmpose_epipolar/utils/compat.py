@@ -1,0 +1,110 @@
+"""Compatibility fixes applied when :mod:`mmpose_epipolar` is imported.
+
+Both are no-ops where they are not needed. See ``README.md`` (Install) for the
+measured facts behind them.
+"""
+import importlib.util
+import os.path as osp
+
+import torch
+
+# Kept alive for the whole process: dropping the Library object would remove
+# the operator schemas it defines.
+_TORCHVISION_FRAGMENT = None
+
+
+def _torchvision_extension_path() -> str:
+    spec = importlib.util.find_spec('torchvision')
+    if spec is None or not spec.submodule_search_locations:
+        return ''
+    folder = list(spec.submodule_search_locations)[0]
+    for name in ('_C.so', '_C.pyd'):
+        path = osp.join(folder, name)
+        if osp.exists(path):
+            return path
+    return ''
+
+
+def patch_torchvision_ops() -> bool:
+    """Make ``import torchvision`` work with a CPU torch and a CUDA wheel.
+
+    The PyPI torchvision wheel is built against CUDA torch; with the CPU
+    torch wheel its ``_C`` library fails to load, and ``import torchvision``
+    then raises ``operator torchvision::nms does not exist`` because its meta
+    registrations assume the schemas exist. Defining the two schemas lets
+    torchvision import; its own ``nms`` then raises a clear error, while
+    mmcv's compiled ops serve mmdet and mmpose.
+
+    Returns:
+        bool: Whether the schemas had to be defined.
+    """
+    global _TORCHVISION_FRAGMENT
+    if _TORCHVISION_FRAGMENT is not None:
+        return True
+    path = _torchvision_extension_path()
+    if not path:
+        return False
+    try:
+        torch.ops.load_library(path)
+        return False
+    except OSError:
+        pass
+    if hasattr(torch.ops.torchvision, 'nms'):
+        return False
+    fragment = torch.library.Library('torchvision', 'FRAGMENT')
+    fragment.define(
+        'nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor')
+    fragment.define(
+        'qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor')
+    _TORCHVISION_FRAGMENT = fragment
+    return True
+
+
+def allow_mmengine_checkpoint_globals() -> bool:
+    """Let ``torch.load(weights_only=True)`` read MMEngine checkpoints.
+
+    torch >= 2.6 loads weights-only by default, and MMEngine 0.10.7 calls
+    ``torch.load`` without the argument, so checkpoints saved by its Runner
+    (message hub with ``HistoryBuffer`` and numpy scalars) fail to load.
+    Allow-listing exactly those globals keeps loading safe.
+
+    Returns:
+        bool: Whether globals were registered.
+    """
+    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
+    if add_safe_globals is None:
+        return False
+    import numpy as np
+    from mmengine.logging import HistoryBuffer
+
+    core = np.core if hasattr(np, 'core') else np._core
+    dtype_classes = [type(np.dtype(t)) for t in (
+        np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
+        np.uint16, np.uint32, np.uint64, np.float16, np.float32, np.float64,
+        np.str_, np.object_)]
+    add_safe_globals([
+        HistoryBuffer, core.multiarray._reconstruct, core.multiarray.scalar,
+        np.ndarray, np.dtype, *dtype_classes
+    ])
+    return True
+
+
+def check_mmcv_ops() -> None:
+    """Fail loudly when mmcv was installed without its compiled ops.
+
+    mmcv-lite or an ops-less build of mmcv lacks ``mmcv._ext``, which
+    ``mmpose.models`` and ``mmdet.models`` import; the failure would
+    otherwise surface far from its cause.
+
+    Raises:
+        ImportError: With the command that fixes the install.
+    """
+    try:
+        import mmcv.ops  # noqa: F401
+    except (ImportError, ModuleNotFoundError, OSError) as err:
+        raise ImportError(
+            'mmcv was installed without its compiled ops (mmcv._ext). '
+            'Rebuild it with torch already installed: `pip uninstall -y mmcv '
+            '&& pip cache remove mmcv && MMCV_WITH_OPS=1 pip install '
+            '--no-build-isolation mmcv==2.1.0`, or run '
+            '`bash tools/setup_env.sh`.') from err
