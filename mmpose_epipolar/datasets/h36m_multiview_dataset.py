@@ -1,4 +1,5 @@
 # Copyright (c) mmpose-epipolar contributors. All rights reserved.
+import logging
 import os.path as osp
 import pickle
 from collections import OrderedDict, defaultdict
@@ -8,6 +9,7 @@ from typing import (Callable, Dict, Hashable, List, Optional, Sequence,
 import numpy as np
 from mmengine.dataset import BaseDataset, force_full_init
 from mmengine.fileio import exists, get_local_path
+from mmengine.logging import print_log
 
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
@@ -215,7 +217,16 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
         if self._indices is not None:
             self.data_list = self._get_unserialized_subset(self._indices)
         self._view_groups = _number_view_groups(self.data_list)
-        if self.serialize_data:
+        if not self.data_list:
+            print_log(
+                f'{self.__class__.__name__}: no view of subjects '
+                f'{self.subjects} with frame_interval={self.frame_interval} '
+                f'in {self.ann_file}', logger='current', level=logging.WARNING)
+        if self.serialize_data and not self.data_list:
+            # MMEngine cannot serialise an empty list.
+            self.data_bytes = np.zeros(0, dtype=np.uint8)
+            self.data_address = np.zeros(0, dtype=np.int64)
+        elif self.serialize_data:
             self.data_bytes, self.data_address = self._serialize_data()
         self._fully_initialized = True
 

@@ -15,7 +15,7 @@ def root_depth_of(data_sample: PoseDataSample,
     """The metric depth of the root, when the sample knows it.
 
     Taken from ``metainfo['root_depth']`` (given by a user or a detector of
-    distance) or else from the ground-truth ``keypoints_3d`` (evaluation, as
+    distance) or else from the ground-truth ``keypoints_cam`` (evaluation, as
     EpipolarPose evaluates).
 
     Returns:
@@ -25,8 +25,8 @@ def root_depth_of(data_sample: PoseDataSample,
         return np.atleast_1d(
             np.asarray(data_sample.metainfo['root_depth'], np.float64))
     gt = data_sample.get('gt_instances')
-    if gt is not None and 'keypoints_3d' in gt:
-        return np.asarray(gt.keypoints_3d, np.float64)[:, root_index, 2]
+    if gt is not None and 'keypoints_cam' in gt:
+        return np.asarray(gt.keypoints_cam, np.float64)[:, root_index, 2]
     return None
 
 

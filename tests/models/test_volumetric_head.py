@@ -1,0 +1,123 @@
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.structures import InstanceData
+from mmpose.registry import MODELS
+from mmpose.structures import PoseDataSample
+
+from mmpose_epipolar.codecs import VolumetricIntegralLabel
+from mmpose_epipolar.models import MaskedSmoothL1Loss, flip_back_coords
+
+BASE_MODEL = 'configs/_base_/models/pose-resnet_cbam-res50-wasp.py'
+
+
+def small_model_cfg(repo_root, input_size=(128, 128), depth_bins=16):
+    """The published Pose ResNet model at a CPU-friendly size."""
+    cfg = Config.fromfile(str(repo_root / BASE_MODEL))
+    model = cfg.model
+    model.backbone.init_cfg = None
+    codec = dict(type='VolumetricIntegralLabel', input_size=input_size)
+    model.head.decoder = codec
+    model.head.depth_bins = depth_bins
+    return model, codec
+
+
+def make_samples(codec_cfg, keypoints, bbox_scale, flip_indices):
+    codec = VolumetricIntegralLabel(**{
+        k: v
+        for k, v in codec_cfg.items() if k != 'type'
+    })
+    samples = []
+    for kpt, scale in zip(keypoints, bbox_scale):
+        enc = codec.encode(kpt[None], bbox_scale=scale[None])
+        sample = PoseDataSample(
+            metainfo=dict(
+                input_size=codec.input_size,
+                input_center=np.array([64.0, 64.0]),
+                input_scale=np.asarray(scale),
+                flip_indices=flip_indices))
+        sample.gt_instance_labels = InstanceData(
+            keypoint_labels=torch.from_numpy(enc['keypoint_labels']),
+            keypoint_weights=torch.from_numpy(enc['keypoint_weights']))
+        sample.gt_instances = InstanceData(
+            bboxes=np.array([[0, 0, 128, 128]], np.float32),
+            bbox_scores=np.ones(1, np.float32))
+        samples.append(sample)
+    return samples
+
+
+def test_flip_back_matches_mmpose_flip_convention():
+    width = 256
+    flip_indices = [0, 2, 1]
+    x = np.array([10.0, 100.0, 200.0])
+    coords = torch.tensor([[[x[0] / width - 0.5, 0.1, 0.2],
+                            [x[1] / width - 0.5, -0.1, 0.3],
+                            [x[2] / width - 0.5, 0.0, -0.4]]])
+    # What the network would see on the flipped crop: column w - 1 - x and
+    # the left/right joints swapped (mmpose.structures.flip_keypoints).
+    flipped_x = (width - 1 - x)[flip_indices]
+    flipped = coords[:, flip_indices].clone()
+    flipped[..., 0] = torch.tensor(flipped_x / width - 0.5)
+    torch.testing.assert_close(
+        flip_back_coords(flipped, flip_indices, width), coords)
+
+
+def test_loss_masks_invalid_targets_without_nan():
+    loss = MaskedSmoothL1Loss(beta=0.01)
+    pred = torch.zeros(2, 3, 3, requires_grad=True)
+    target = torch.full((2, 3, 3), float('nan'))
+    weight = torch.zeros(2, 3, 3)
+    value = loss(pred, target, weight)
+    value.backward()
+    assert value.item() == 0.0 and torch.all(pred.grad == 0)
+
+    target[0, 0] = torch.tensor([0.1, -0.2, 0.3])
+    weight[0, 0] = torch.tensor([1.0, 1.0, 0.0])
+    value = loss(pred, target, weight)
+    # Mean over the two active entries of |d| - beta / 2.
+    expected = ((0.1 - 0.005) + (0.2 - 0.005)) / 2
+    assert value.item() == pytest.approx(expected, rel=1e-6)
+    # Per-joint weights of shape (B, K) broadcast over the axes.
+    assert torch.isfinite(loss(pred, target, weight[..., 0])).all()
+
+
+def test_network_overfits_one_batch(repo_root):
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model_cfg, codec_cfg = small_model_cfg(repo_root)
+    model = MODELS.build(model_cfg)
+    model.init_weights()
+    model.train()
+    inputs = torch.rand(2, 3, 128, 128) * 255
+    keypoints = np.concatenate(
+        [rng.uniform(20, 108, (2, 16, 2)),
+         rng.uniform(-60, 60, (2, 16, 1))], axis=-1)
+    keypoints[:, 0, 2] = 0.0
+    samples = make_samples(codec_cfg, keypoints,
+                           np.full((2, 2), 256.0), list(range(16)))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    data = dict(inputs=inputs, data_samples=samples)
+    losses = []
+    for _ in range(30):
+        batch = model.data_preprocessor(data, training=True)
+        loss = model(**batch, mode='loss')['loss_kpt']
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert np.isfinite(losses).all()
+    assert losses[-1] < 0.5 * losses[0], losses
+
+    # Prediction runs through the estimator: 2D image pixels, depth, 3D.
+    model.eval()
+    with torch.no_grad():
+        batch = model.data_preprocessor(data, training=False)
+        results = model(**batch, mode='predict')
+    pred = results[0].pred_instances
+    assert pred.keypoints.shape == (1, 16, 2)
+    assert pred.keypoints_depth.shape == (1, 16)
+    assert pred.keypoints_3d.shape == (1, 16, 3)
+    assert pred.keypoint_scores.shape == (1, 16)
+    assert results[0].pred_instances.metainfo['keypoints_3d_unit'] == \
+        'image_px_root_relative'
