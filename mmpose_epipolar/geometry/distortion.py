@@ -85,10 +85,17 @@ def undistort_normalized(xy_d: Tensor,
         if step.numel() == 0 or float(step.max()) < tol:
             break
     out = torch.stack([x, y], -1)
-    # Reject non-converged points (a distortion fold): re-distorting must
-    # give the input back.
+    # Reject non-converged points, and solutions beyond the fold of the
+    # lens model (where the mapping flips: radial factor or Jacobian
+    # determinant <= 0), which no real camera images.
     err = (distort_normalized(out, distortion) - xy_d).norm(dim=-1)
-    bad = ~(err < 1e-6)
+    r2 = x * x + y * y
+    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    dradial = k1 + r2 * (2 * k2 + 3 * k3 * r2)
+    jxx = radial + 2 * x * x * dradial + 2 * p1 * y + 6 * p2 * x
+    jyy = radial + 2 * y * y * dradial + 6 * p1 * y + 2 * p2 * x
+    jxy = 2 * x * y * dradial + 2 * p1 * x + 2 * p2 * y
+    bad = ~((err < 1e-6) & (radial > 0) & (jxx * jyy - jxy * jxy > 0))
     return out.masked_fill(bad[..., None], float('nan'))
 
 

@@ -215,7 +215,10 @@ def build_stool(posed: Posed) -> List[Primitive]:
     pelvis is well above the floor, so it is not left floating in the air.
     """
     j, fr = posed.joints, posed.frames
-    thighs_flat = all(fr[f'thigh_{s}'][2, 2] > -0.35 for s in ('r', 'l'))
+    # A thigh's own z axis runs along it: near-horizontal thighs have a
+    # small world-z component.
+    thighs_flat = all(
+        abs(fr[f'thigh_{s}'][2, 2]) < 0.5 for s in ('r', 'l'))
     if not thighs_flat or j[0, 2] < 0.3:
         return []
     # The seat surface sits under the thighs, 0.1 m below the hip joints.

@@ -237,7 +237,8 @@ def render_sequence(subject: _Subject, action: str, subaction: int,
         sigmas = np.array([0.28, 0.1, 0.1])
         for c, (cam, rays) in enumerate(zip(cams, subject.rays)):
             bg, floor_xy, bg_depth = backgrounds[c]
-            shade = shadow_factor(floor_xy, blobs, sigmas)
+            shade = shadow_factor(floor_xy, blobs, sigmas,
+                                  box=_shadow_box(blobs, sigmas, cam))
             img, _, _ = render_primitives(
                 cam,
                 rays,
@@ -261,6 +262,20 @@ def render_sequence(subject: _Subject, action: str, subaction: int,
         images=images,
         part=part,
         joints_cam=joints_cam)
+
+
+def _shadow_box(blobs: np.ndarray, sigmas: np.ndarray,
+                cam: Dict) -> Tuple[int, int, int, int]:
+    """Pixel box (x0, y0, x1, y1) holding the floor within 3 sigma."""
+    r = 3.0 * sigmas[:, None, None] * np.array([[-1, -1], [-1, 1], [1, -1],
+                                                [1, 1]])
+    pts = (blobs[:, None] + r).reshape(-1, 2)
+    pts = np.concatenate([pts, np.zeros((len(pts), 1))], axis=1)
+    uv = project_world_points(pts, cam)
+    x0, y0 = np.floor(uv.min(axis=0)).astype(int) - 2
+    x1, y1 = np.ceil(uv.max(axis=0)).astype(int) + 3
+    return (max(x0, 0), max(y0, 0), min(max(x1, 0), cam['w']),
+            min(max(y1, 0), cam['h']))
 
 
 def _read_meta(path: str) -> Optional[Dict]:

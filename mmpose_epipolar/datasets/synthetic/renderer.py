@@ -70,33 +70,45 @@ def _world_aabb(prim: Primitive) -> Tuple[np.ndarray, np.ndarray]:
     return prim.center - half, prim.center + half
 
 
-def pixel_box(prim: Primitive, camera: Dict,
-              margin: float = 2.0) -> Optional[Tuple[int, int, int, int]]:
-    """The image rows/columns a primitive can cover, or None if none.
+def pixel_boxes(primitives: Sequence[Primitive], camera: Dict,
+                margin: float = 2.0) -> List[Optional[Tuple[int, int, int,
+                                                             int]]]:
+    """The image rows/columns each primitive can cover (None if none).
 
-    The 8 corners of the world box are projected (with distortion); the
+    The 8 corners of each world box are projected (with distortion); the
     lens distortion of the H36M cameras is mild, so their hull plus a margin
     contains the projected outline.
 
     Returns:
-        tuple or None: ``(x0, y0, x1, y1)`` half-open, clipped to the image.
+        list: Per primitive ``(x0, y0, x1, y1)`` half-open, clipped to the
+        image, or None when it cannot be seen.
     """
-    lo, hi = _world_aabb(prim)
-    corners = np.stack(np.meshgrid(*zip(lo, hi), indexing='ij'),
-                       axis=-1).reshape(-1, 3)
+    if not primitives:
+        return []
+    boxes = np.stack([np.stack(_world_aabb(p)) for p in primitives])
+    sel = np.array(np.meshgrid([0, 1], [0, 1], [0, 1],
+                               indexing='ij')).reshape(3, -1).T  # (8, 3)
+    corners = boxes[:, sel, [0, 1, 2]]  # (P, 8, 3)
     pc = world_to_camera(corners, camera)
     w, h = camera['w'], camera['h']
-    if (pc[:, 2] <= 1e-3).any():
-        # Too close to (or behind) the camera for the hull to hold.
-        return (0, 0, w, h) if (pc[:, 2] > 1e-3).any() else None
-    uv = project_camera_points(pc, camera)
-    x0 = max(int(np.floor(uv[:, 0].min() - margin)), 0)
-    y0 = max(int(np.floor(uv[:, 1].min() - margin)), 0)
-    x1 = min(int(np.ceil(uv[:, 0].max() + margin)) + 1, w)
-    y1 = min(int(np.ceil(uv[:, 1].max() + margin)) + 1, h)
-    if x0 >= x1 or y0 >= y1:
-        return None
-    return x0, y0, x1, y1
+    front = pc[..., 2] > 1e-3
+    uv = project_camera_points(np.where(front[..., None], pc, 1.0), camera)
+    lo = np.floor(uv.min(axis=1) - margin).astype(int)
+    hi = np.ceil(uv.max(axis=1) + margin).astype(int) + 1
+    out: List[Optional[Tuple[int, int, int, int]]] = []
+    for i in range(len(primitives)):
+        if not front[i].any():
+            out.append(None)
+            continue
+        if not front[i].all():
+            # Too close to (or behind) the camera for the hull to hold.
+            out.append((0, 0, w, h))
+            continue
+        x0, y0 = max(lo[i, 0], 0), max(lo[i, 1], 0)
+        x1, y1 = min(hi[i, 0], w), min(hi[i, 1], h)
+        out.append((int(x0), int(y0), int(x1), int(y1))
+                   if x0 < x1 and y0 < y1 else None)
+    return out
 
 
 def intersect_capsule(rays: np.ndarray, a: np.ndarray, b: np.ndarray,
@@ -251,8 +263,8 @@ def render_primitives(camera: Dict,
     light /= np.linalg.norm(light)
     # World "up" in the camera frame: surfaces facing down get less sky.
     up = camera['R'].T @ np.array([0.0, 0.0, 1.0])
-    for i, prim in enumerate(primitives):
-        box = pixel_box(prim, camera)
+    for i, (prim, box) in enumerate(
+            zip(primitives, pixel_boxes(primitives, camera))):
         if box is None:
             continue
         x0, y0, x1, y1 = box

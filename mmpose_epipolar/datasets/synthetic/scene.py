@@ -7,7 +7,7 @@ perspective. Textures are procedural (value noise, tiles, planks, stripes,
 panels) and drawn per sequence.
 """
 from dataclasses import dataclass, field
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
@@ -215,7 +215,9 @@ def render_background(scene: Scene, camera: Dict,
 
 
 def shadow_factor(floor_xy: np.ndarray, blobs: np.ndarray,
-                  sigmas: np.ndarray, strength: float = 0.45) -> np.ndarray:
+                  sigmas: np.ndarray, strength: float = 0.45,
+                  box: Optional[Tuple[int, int, int, int]] = None
+                  ) -> np.ndarray:
     """Soft contact shadow of the body on the floor.
 
     Args:
@@ -224,16 +226,22 @@ def shadow_factor(floor_xy: np.ndarray, blobs: np.ndarray,
             pelvis).
         sigmas (np.ndarray): (B,) blob sizes, metres.
         strength (float): Darkening at the blob centre.
+        box (tuple, optional): ``(x0, y0, x1, y1)``: only these pixels can
+            be in shadow (a speed-up); default the whole image.
 
     Returns:
         np.ndarray: (h, w) multiplicative factor in ``(1 - strength, 1]``.
     """
-    occl = np.zeros(floor_xy.shape[:2])
-    valid = np.isfinite(floor_xy[..., 0])
-    pts = floor_xy[valid]
+    h, w = floor_xy.shape[:2]
+    x0, y0, x1, y1 = box if box is not None else (0, 0, w, h)
+    out = np.ones((h, w), dtype=np.float32)
+    sub = floor_xy[y0:y1, x0:x1]
+    valid = np.isfinite(sub[..., 0])
+    pts = sub[valid]
     acc = np.zeros(len(pts))
     for b, s in zip(blobs, sigmas):
         d2 = ((pts - b)**2).sum(axis=1)
         acc = np.maximum(acc, np.exp(-d2 / (2.0 * s * s)))
-    occl[valid] = acc
-    return 1.0 - strength * occl
+    win = out[y0:y1, x0:x1]
+    win[valid] = 1.0 - strength * acc
+    return out

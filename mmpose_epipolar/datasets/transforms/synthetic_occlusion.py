@@ -18,9 +18,11 @@ class SyntheticOcclusion(BaseTransform):
     target coverage ``t ~ U(min_coverage, max_coverage)`` and a count
     ``n ~ U{num_occluders}``; each of the ``n`` occluders, drawn from the
     bank, is scaled so its opaque area is ``t / n`` of the crop and placed
-    at a uniformly random centre in the crop. An occluder that would push
-    the covered fraction of the crop (pixels with alpha >= 0.5, union of all
-    occluders) above ``max_coverage`` is skipped, so the coverage never
+    at a uniformly random position inside the crop; each occluder aims at
+    an equal share of what is still missing from ``t`` (so overlaps do not
+    bias the coverage low). An occluder that would push the covered
+    fraction of the crop (pixels whose composite occluder opacity is at
+    least 0.5) above ``max_coverage`` is skipped, so the coverage never
     exceeds it. Keypoint labels are never changed: the network must still
     predict occluded joints.
 
@@ -97,6 +99,21 @@ class SyntheticOcclusion(BaseTransform):
             self._opaque_area = area[keep]
         return self._bank
 
+    def _scaled_patch(self, idx: int, opaque_area: float,
+                      img_hw: Tuple[int, int]) -> Optional[np.ndarray]:
+        """Bank patch ``idx`` resized to about ``opaque_area`` opaque pixels
+        (sides at most twice the crop's, so one elongated object can still
+        cover a large part of the crop)."""
+        patch = self._bank[idx]
+        ph, pw = patch.shape[:2]
+        scale = np.sqrt(opaque_area / self._opaque_area[idx])
+        scale = min(scale, 2 * img_hw[0] / ph, 2 * img_hw[1] / pw)
+        size = (int(round(pw * scale)), int(round(ph * scale)))
+        if min(size) < 1:
+            return None
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        return cv2.resize(patch, size, interpolation=interp)
+
     def transform(self, results: dict) -> dict:
         """Occlude ``results['img']`` (H, W, C) in place of the original."""
         if self.prob == 0 or np.random.rand() >= self.prob:
@@ -108,32 +125,47 @@ class SyntheticOcclusion(BaseTransform):
         count = np.random.randint(self.num_occluders[0],
                                   self.num_occluders[1] + 1)
         out = img.astype(np.float32)
-        covered = np.zeros((h, w), bool)
-        for _ in range(count):
+        # Transparency left by the occluders pasted so far; a pixel counts
+        # as covered once the composite opacity reaches 0.5.
+        transparency = np.ones((h, w), np.float32)
+        coverage = 0.
+        for k in range(count):
             idx = np.random.randint(len(bank))
-            centre = np.random.uniform((0, 0), (w, h))
-            scale = np.sqrt(target * h * w / count / self._opaque_area[idx])
-            patch = _resize(bank[idx], scale)
+            pos = np.random.uniform(size=2)
+            # Share what is left of the target among the remaining occluders,
+            # so overlaps do not bias the coverage low.
+            share = (target - coverage) / (count - k)
+            if share <= 0:
+                continue
+            patch = self._scaled_patch(idx, share * h * w, (h, w))
             if patch is None:
                 continue
-            box = _paste_box(centre, patch.shape[:2], (h, w))
+            ph, pw = patch.shape[:2]
+            # Keep the patch inside the crop where it fits, else centre it
+            # in the crop.
+            x0 = int(round(pos[0] * (w - pw))) if pw <= w else int(
+                round(pos[0] * w - pw / 2))
+            y0 = int(round(pos[1] * (h - ph))) if ph <= h else int(
+                round(pos[1] * h - ph / 2))
+            box = _paste_box((x0, y0), (ph, pw), (h, w))
             if box is None:
                 continue
             (y0, y1, x0, x1), (py0, py1, px0, px1) = box
             alpha = patch[py0:py1, px0:px1, 3:].astype(np.float32) / 255.
-            new_cover = covered.copy()
-            new_cover[y0:y1, x0:x1] |= alpha[..., 0] >= 0.5
-            if new_cover.mean() > self.max_coverage:
+            new_transparency = transparency.copy()
+            new_transparency[y0:y1, x0:x1] *= 1. - alpha[..., 0]
+            new_coverage = float((new_transparency <= 0.5).mean())
+            if new_coverage > self.max_coverage:
                 continue
             rgb = patch[py0:py1, px0:px1, :3].astype(np.float32)
             region = out[y0:y1, x0:x1, :3]
             out[y0:y1, x0:x1, :3] = region + alpha * (rgb - region)
-            covered = new_cover
+            transparency, coverage = new_transparency, new_coverage
         if np.issubdtype(img.dtype, np.integer):
             info = np.iinfo(img.dtype)
             out = np.clip(np.rint(out), info.min, info.max)
         results['img'] = out.astype(img.dtype)
-        results['occluded_fraction'] = float(covered.mean())
+        results['occluded_fraction'] = coverage
         return results
 
     def __repr__(self) -> str:
@@ -144,22 +176,12 @@ class SyntheticOcclusion(BaseTransform):
                 f'channel_order={self.channel_order!r})')
 
 
-def _resize(patch: np.ndarray, scale: float) -> Optional[np.ndarray]:
-    h, w = patch.shape[:2]
-    size = (int(round(w * scale)), int(round(h * scale)))
-    if min(size) < 1:
-        return None
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.resize(patch, size, interpolation=interp)
-
-
-def _paste_box(centre: np.ndarray, patch_hw: Tuple[int, int],
+def _paste_box(top_left: Tuple[int, int], patch_hw: Tuple[int, int],
                img_hw: Tuple[int, int]):
-    """Image and patch slices of a patch centred at ``centre`` (x, y)."""
+    """Image and patch slices of a patch whose corner is at ``(x0, y0)``."""
+    x0, y0 = top_left
     ph, pw = patch_hw
     h, w = img_hw
-    x0 = int(round(centre[0] - pw / 2))
-    y0 = int(round(centre[1] - ph / 2))
     ix0, iy0 = max(x0, 0), max(y0, 0)
     ix1, iy1 = min(x0 + pw, w), min(y0 + ph, h)
     if ix1 <= ix0 or iy1 <= iy0:
