@@ -127,7 +127,7 @@ def _pair_poses(x1: Tensor, x2: Tensor, w: Tensor, robust: Optional[str],
     else:
         e, valid = essential_from_points(x1, x2, w, return_valid=True)
     rot, trans, in_front = recover_pose(e, x1, x2, w)
-    parallax = _weighted_median(_ray_sines(x1, x2, rot), w)
+    parallax = _weighted_median(_ray_sines(x1, x2, rot), w, 16384)
     valid = valid & (in_front >= min_in_front) & \
         (parallax >= math.sin(math.radians(min_parallax))) & \
         (rot[:, 2, 2] > math.cos(math.radians(max_axis_angle))) & \

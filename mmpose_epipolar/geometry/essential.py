@@ -145,7 +145,9 @@ def recover_pose(e: Tensor,
                  x1: Tensor,
                  x2: Tensor,
                  weights: Optional[Tensor] = None,
-                 max_depth: float = 1e4) -> Tuple[Tensor, Tensor, Tensor]:
+                 max_depth: float = 1e4,
+                 max_points: Optional[int] = 16384
+                 ) -> Tuple[Tensor, Tensor, Tensor]:
     """Pick each batch element's own ``(R, t)`` from its essential matrix
     by the cheirality test (weighted count of points in front of both
     cameras), like ``cv2.recoverPose``.
@@ -160,6 +162,9 @@ def recover_pose(e: Tensor,
         weights (Tensor, optional): (B, N), 0 = ignore.
         max_depth (float): Points farther than this many baselines count
             as being at infinity (neither in front nor behind).
+        max_points (int, optional): Vote with at most this many points
+            (a fixed-stride subset), which is plenty to tell the four
+            candidates apart when pooling many frames.
 
     Returns:
         tuple: ``R`` (B, 3, 3), unit ``t`` (B, 3) with
@@ -168,6 +173,10 @@ def recover_pose(e: Tensor,
     """
     if weights is None:
         weights = torch.ones_like(x1[..., 0])
+    if max_points is not None and x1.shape[-2] > max_points:
+        stride = -(-x1.shape[-2] // max_points)
+        x1, x2 = x1[..., ::stride, :], x2[..., ::stride, :]
+        weights = weights[..., ::stride]
     rots, trans = decompose_essential(e)  # (B, 4, 3, 3), (B, 4, 3)
     d1, d2 = triangulate_depths(x1[:, None], x2[:, None], rots, trans)
     front = (d1 > 0) & (d2 > 0) & (d1 < max_depth) & (d2 < max_depth)

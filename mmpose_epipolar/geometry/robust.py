@@ -42,8 +42,19 @@ def _sample_minimal_sets(weights: Tensor, num_hypotheses: int,
     return idx.view(b, num_hypotheses, 8)
 
 
-def _weighted_median(values: Tensor, weights: Tensor) -> Tensor:
-    """Weighted median along the last axis: (..., N) -> (...)."""
+def _weighted_median(values: Tensor,
+                     weights: Tensor,
+                     max_samples: Optional[int] = None) -> Tensor:
+    """Weighted median along the last axis: (..., N) -> (...).
+
+    With ``max_samples``, longer inputs are subsampled with a fixed stride
+    (for summary statistics of very many points, where sorting all of
+    them would dominate the run time).
+    """
+    weights = weights.expand_as(values)
+    if max_samples is not None and values.shape[-1] > max_samples:
+        stride = -(-values.shape[-1] // max_samples)
+        values, weights = values[..., ::stride], weights[..., ::stride]
     v, order = values.sort(-1)
     w = weights.expand_as(values).gather(-1, order)
     cdf = w.cumsum(-1)
@@ -68,7 +79,7 @@ def _refit(x1: Tensor, x2: Tensor, weights: Tensor, essential: bool,
         grad = (fx1[..., :2].square().sum(-1) +
                 ftx2[..., :2].square().sum(-1)).sqrt()
         # Floor the gradient so that one point cannot dominate the fit.
-        floor = 0.1 * _weighted_median(grad, (weights > 0).to(grad))
+        floor = 0.1 * _weighted_median(grad, (weights > 0).to(grad), 16384)
         w = weights / torch.maximum(grad, floor[..., None]).clamp_min(1e-300)
         f, ok = fundamental_from_points(x1, x2, w, return_valid=True)
         valid = valid & ok

@@ -49,12 +49,10 @@ def triangulate_dlt(points: Tensor,
                           torch.zeros_like(weights))
     points = torch.where(finite[..., None], points, torch.zeros_like(points))
     p = projections[..., None, :, :]  # (..., V, 1, 3, 4)
-    rows_x = points[..., 0, None] * p[..., 2, :] - p[..., 0, :]
-    rows_y = points[..., 1, None] * p[..., 2, :] - p[..., 1, :]
-    w2 = (weights**2)[..., None, None]
-    # Sum over views of the rows' outer products: (..., N, 4, 4)
-    m = ((rows_x[..., :, None] * rows_x[..., None, :] +
-          rows_y[..., :, None] * rows_y[..., None, :]) * w2).sum(-4)
+    rows = (points[..., None] * p[..., 2:3, :] - p[..., :2, :]) * \
+        weights[..., None, None]  # (..., V, N, 2, 4)
+    a = rows.transpose(-4, -3).flatten(-3, -2)  # (..., N, 2V, 4)
+    m = a.transpose(-1, -2) @ a  # normal matrices (..., N, 4, 4)
     if solver == 'svd':
         vec, evals = smallest_eigvec(m)
         w = vec[..., 3]

@@ -6,7 +6,8 @@ draws key poses from its action's styles every ``key_interval`` frames of a
 50 fps timeline and blends them with a smoothstep, which stays inside the
 convex angle limits. Walking actions use a procedural gait instead, moving
 the pelvis along the heading. Synthetic motion is time-compressed (a key pose
-every ~0.25 s) so that a short clip covers many poses.
+every ~0.25 s, each joint turning at most 60 degrees between keys) so
+that a short clip covers many poses.
 """
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Sequence, Tuple
@@ -224,7 +225,8 @@ def sample_motion(action: str,
                   radius: float = 0.8,
                   key_interval: int = 12,
                   inside: Optional[Callable[[np.ndarray], bool]] = None,
-                  max_tries: int = 50) -> MotionSequence:
+                  max_tries: int = 50,
+                  max_key_step: float = np.deg2rad(60.0)) -> MotionSequence:
     """Sample a smooth motion clip of an action.
 
     Args:
@@ -239,6 +241,8 @@ def sample_motion(action: str,
         inside (callable, optional): Extra test of a root path (T, 2) (e.g.
             "visible in every camera"); paths failing it are redrawn.
         max_tries (int): Redraws before the last path is kept anyway.
+        max_key_step (float): Largest change of any angle between two
+            consecutive key poses, radians.
 
     Returns:
         MotionSequence: The clip at frames ``0, frame_step, ...``.
@@ -259,6 +263,11 @@ def sample_motion(action: str,
         sample_key_pose(styles[rng.integers(len(styles))], rng)
         for _ in range(num_keys)
     ])
+    # Limit how far a joint turns between keys, so that motion keeps a
+    # human speed (a step lies between two in-limit poses: still in limits).
+    for i in range(1, num_keys):
+        keys[i] = keys[i - 1] + np.clip(keys[i] - keys[i - 1], -max_key_step,
+                                        max_key_step)
     angles = smoothstep_blend(keys, key_interval, frame_ids)
     centre = np.asarray(centre, dtype=np.float64)
 

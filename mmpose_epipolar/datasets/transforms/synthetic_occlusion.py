@@ -55,6 +55,8 @@ class SyntheticOcclusion(BaseTransform):
             Default: ``'bgr'`` (MMCV's image loading).
     """
 
+    MAX_FIT_STEPS = 4
+
     def __init__(self,
                  bank_file: str,
                  prob: float = 0.5,
@@ -102,17 +104,80 @@ class SyntheticOcclusion(BaseTransform):
     def _scaled_patch(self, idx: int, opaque_area: float,
                       img_hw: Tuple[int, int]) -> Optional[np.ndarray]:
         """Bank patch ``idx`` resized to about ``opaque_area`` opaque pixels
-        (sides at most twice the crop's, so one elongated object can still
+        (sides at most 3 times the crop's, so one elongated object can still
         cover a large part of the crop)."""
         patch = self._bank[idx]
         ph, pw = patch.shape[:2]
         scale = np.sqrt(opaque_area / self._opaque_area[idx])
-        scale = min(scale, 2 * img_hw[0] / ph, 2 * img_hw[1] / pw)
+        scale = min(scale, 3 * img_hw[0] / ph, 3 * img_hw[1] / pw)
         size = (int(round(pw * scale)), int(round(ph * scale)))
         if min(size) < 1:
             return None
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         return cv2.resize(patch, size, interpolation=interp)
+
+    def _fit(self, idx: int, share: float, pos: np.ndarray,
+             transparency: np.ndarray, coverage: float):
+        """Size occluder ``idx`` so it adds about ``share`` of coverage.
+
+        Parts outside the crop and overlaps make the gain smaller than the
+        pasted area, so the size is refined a few times (no random draws):
+        grown while the gain falls short, shrunk when the total would pass
+        ``max_coverage``.
+
+        Returns:
+            tuple | None: Best placement of :meth:`_place` within the cap.
+        """
+        h, w = transparency.shape
+        area = share * h * w
+        best, best_err = None, np.inf
+        for _ in range(self.MAX_FIT_STEPS):
+            placed = self._place(idx, area, pos, transparency)
+            if placed is None:
+                break
+            gain = placed[1] - coverage
+            if placed[1] > self.max_coverage:
+                area *= 0.6
+                continue
+            if abs(gain - share) < best_err:
+                best, best_err = placed, abs(gain - share)
+            if gain >= 0.8 * share or gain <= 0:
+                break
+            area *= min(share / gain, 4.)
+        return best
+
+    def _place(self, idx: int, opaque_area: float, pos: np.ndarray,
+               transparency: np.ndarray):
+        """Scale and position occluder ``idx``; nothing is drawn yet.
+
+        Returns:
+            tuple | None: The new transparency map (H, W), the new covered
+            fraction and the ``(slices, patch_part)`` to blend, or ``None``
+            if the occluder vanishes.
+        """
+        h, w = transparency.shape
+        patch = self._scaled_patch(idx, opaque_area, (h, w))
+        if patch is None:
+            return None
+        ph, pw = patch.shape[:2]
+        # Keep the patch inside the crop where it fits, else centre it in
+        # the crop.
+        x0 = (
+            int(round(pos[0] * (w - pw)))
+            if pw <= w else int(round(pos[0] * w - pw / 2)))
+        y0 = (
+            int(round(pos[1] * (h - ph)))
+            if ph <= h else int(round(pos[1] * h - ph / 2)))
+        box = _paste_box((x0, y0), (ph, pw), (h, w))
+        if box is None:
+            return None
+        (y0, y1, x0, x1), (py0, py1, px0, px1) = box
+        part = patch[py0:py1, px0:px1]
+        new_transparency = transparency.copy()
+        new_transparency[y0:y1, x0:x1] *= 1. - part[..., 3] / np.float32(255)
+        coverage = float((new_transparency <= 0.5).mean())
+        return new_transparency, coverage, ((slice(y0, y1), slice(x0,
+                                                                  x1)), part)
 
     def transform(self, results: dict) -> dict:
         """Occlude ``results['img']`` (H, W, C) in place of the original."""
@@ -133,34 +198,14 @@ class SyntheticOcclusion(BaseTransform):
             idx = np.random.randint(len(bank))
             pos = np.random.uniform(size=2)
             # Share what is left of the target among the remaining occluders,
-            # so overlaps do not bias the coverage low.
+            # so overlaps and parts outside the crop do not bias it low.
             share = (target - coverage) / (count - k)
             if share <= 0:
                 continue
-            patch = self._scaled_patch(idx, share * h * w, (h, w))
-            if patch is None:
-                continue
-            ph, pw = patch.shape[:2]
-            # Keep the patch inside the crop where it fits, else centre it
-            # in the crop.
-            x0 = int(round(pos[0] * (w - pw))) if pw <= w else int(
-                round(pos[0] * w - pw / 2))
-            y0 = int(round(pos[1] * (h - ph))) if ph <= h else int(
-                round(pos[1] * h - ph / 2))
-            box = _paste_box((x0, y0), (ph, pw), (h, w))
-            if box is None:
-                continue
-            (y0, y1, x0, x1), (py0, py1, px0, px1) = box
-            alpha = patch[py0:py1, px0:px1, 3:].astype(np.float32) / 255.
-            new_transparency = transparency.copy()
-            new_transparency[y0:y1, x0:x1] *= 1. - alpha[..., 0]
-            new_coverage = float((new_transparency <= 0.5).mean())
-            if new_coverage > self.max_coverage:
-                continue
-            rgb = patch[py0:py1, px0:px1, :3].astype(np.float32)
-            region = out[y0:y1, x0:x1, :3]
-            out[y0:y1, x0:x1, :3] = region + alpha * (rgb - region)
-            transparency, coverage = new_transparency, new_coverage
+            placed = self._fit(idx, share, pos, transparency, coverage)
+            if placed is not None:
+                transparency, coverage, paste = placed
+                _blend(out, *paste)
         if np.issubdtype(img.dtype, np.integer):
             info = np.iinfo(img.dtype)
             out = np.clip(np.rint(out), info.min, info.max)
@@ -174,6 +219,15 @@ class SyntheticOcclusion(BaseTransform):
                 f'min_coverage={self.min_coverage}, '
                 f'max_coverage={self.max_coverage}, '
                 f'channel_order={self.channel_order!r})')
+
+
+def _blend(img: np.ndarray, slices: Tuple[slice, slice],
+           patch: np.ndarray) -> None:
+    """Alpha-blend an RGBA ``patch`` (h, w, 4) into ``img[slices]`` (float)."""
+    alpha = patch[..., 3:].astype(np.float32) / 255.
+    region = img[slices][..., :3]
+    img[slices[0], slices[1], :3] = region + alpha * (
+        patch[..., :3].astype(np.float32) - region)
 
 
 def _paste_box(top_left: Tuple[int, int], patch_hw: Tuple[int, int],
