@@ -3,18 +3,30 @@ import logging
 import os.path as osp
 import pickle
 from collections import OrderedDict, defaultdict
-from typing import (Callable, Dict, Hashable, List, Optional, Sequence,
-                    Tuple, Union)
+from typing import (
+    Callable,
+    Dict,
+    Hashable,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import numpy as np
 from mmengine.dataset import BaseDataset, force_full_init
 from mmengine.fileio import exists, get_local_path
 from mmengine.logging import print_log
-
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
-from .h36m_utils import (H36MImageName, h36m_camera_to_param,
-                         parse_h36m_imgname, scale_free_depth)
+
+from .h36m_utils import (
+    H36MImageName,
+    h36m_camera_to_param,
+    parse_h36m_imgname,
+    scale_free_depth,
+)
 from .joint_layouts import JOINT_LAYOUTS
 
 _METAINFO_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'metainfo')
@@ -72,7 +84,8 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
 
     Args:
         ann_file (str): The ``.npz`` annotation file, relative to
-            ``data_root``. Default: ``'annotation_body3d/fps50/h36m_train.npz'``.
+            ``data_root``.
+            Default: ``'annotation_body3d/fps50/h36m_train.npz'``.
         camera_param_file (str): The ``cameras.pkl`` file, relative to
             ``data_root``. Default: ``'annotation_body3d/cameras.pkl'``.
         mode (str): ``'supervised'``, ``'test'`` or ``'self_supervised'``.
@@ -349,9 +362,9 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
                 raise FileNotFoundError(
                     f'Image {path} listed in {self.ann_file} does not exist')
 
-    def _ground_truth_labels(self, ann: Dict[str, np.ndarray],
-                             rows: np.ndarray,
-                             names: List[H36MImageName]) -> Dict[str, np.ndarray]:
+    def _ground_truth_labels(
+            self, ann: Dict[str, np.ndarray], rows: np.ndarray,
+            names: List[H36MImageName]) -> Dict[str, np.ndarray]:
         """Labels of the selected rows, shaped (N, J, ...).
 
         Self-supervised mode gets placeholder zeros and no depth/3D.
@@ -389,7 +402,9 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
         counts = defaultdict(int)
         for d in data_list:
             counts[_group_key(d)] += 1
-        return [d for d in data_list if counts[_group_key(d)] >= self.min_views]
+        return [
+            d for d in data_list if counts[_group_key(d)] >= self.min_views
+        ]
 
     # ------------------------------------------------------------------
     # Access

@@ -74,8 +74,8 @@ def mask_to_rgba(image: np.ndarray,
                          f'shape {image.shape[:2]}')
     alpha = mask.astype(np.uint8) * 255
     if erode_px > 0:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
-                                           (2 * erode_px + 1, 2 * erode_px + 1))
+        side = 2 * erode_px + 1
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
         alpha = cv2.erode(alpha, kernel)
     ys, xs = np.nonzero(alpha)
     if len(ys) == 0:
@@ -90,8 +90,8 @@ def mask_to_rgba(image: np.ndarray,
     rgba = np.concatenate([image[y0:y1, x0:x1], alpha[..., None]], axis=2)
     if max_size is not None and max(rgba.shape[:2]) > max_size:
         s = max_size / max(rgba.shape[:2])
-        size = (max(1, round(rgba.shape[1] * s)), max(1,
-                                                      round(rgba.shape[0] * s)))
+        size = (max(1, round(rgba.shape[1] * s)),
+                max(1, round(rgba.shape[0] * s)))
         rgba = cv2.resize(rgba, size, interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(rgba, dtype=np.uint8)
 

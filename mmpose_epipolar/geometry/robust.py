@@ -142,6 +142,10 @@ def robust_fundamental(x1: Tensor,
     x2 = torch.where(finite[..., None], x2, torch.zeros_like(x2))
     b, n = weights.shape
     h = num_hypotheses
+    if n < 8:  # no minimal set exists: every problem is invalid
+        f = torch.zeros((b, 3, 3), dtype=x1.dtype, device=x1.device)
+        return f, torch.zeros_like(weights, dtype=torch.bool), \
+            torch.zeros(b, dtype=torch.bool, device=x1.device)
 
     idx = _sample_minimal_sets(weights, h, generator)  # (B, H, 8)
     bidx = torch.arange(b, device=x1.device)[:, None, None]

@@ -76,7 +76,8 @@ def write_h36m_layout(root: Path,
                                                               ('Walking', 0)),
                       frames: Sequence[int] = (1, 6, 11),
                       missing: Iterable[Tuple] = (),
-                      split_subjects: Optional[Dict[str, Sequence[str]]] = None,
+                      split_subjects: Optional[Dict[str,
+                                                    Sequence[str]]] = None,
                       drop_keys: Sequence[str] = (),
                       image_size: int = 64,
                       write_images: bool = True,
@@ -137,7 +138,8 @@ def write_h36m_layout(root: Path,
                         key = (subject, action, sub, cam_id, fr)
                         if key in missing:
                             continue
-                        name = f'{folder}/{subject}_{seq}.{cam_id}_{fr:06d}.jpg'
+                        name = (f'{folder}/{subject}_{seq}.{cam_id}_'
+                                f'{fr:06d}.jpg')
                         x_cam = (cam['R'].T @ (poses[fr] - cam['T'].T).T).T
                         uv = x_cam[:, :2] / x_cam[:, 2:]
                         uv = uv * cam['f'].T + cam['c'].T
@@ -167,6 +169,12 @@ def write_h36m_layout(root: Path,
         np.savez(path, **arrays)
         out['ann_file'][split] = path
     return out
+
+
+@pytest.fixture
+def write_layout():
+    """``write_layout(root, **kwargs)``: :func:`write_h36m_layout`."""
+    return write_h36m_layout
 
 
 @pytest.fixture

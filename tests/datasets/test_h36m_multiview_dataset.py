@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 from mmpose.registry import DATASETS
 
-from mmpose_epipolar.datasets import (H36M17_TO_16, H36MMultiViewDataset,
-                                      parse_h36m_imgname)
+from mmpose_epipolar.datasets import (
+    H36M17_TO_16,
+    H36MMultiViewDataset,
+    parse_h36m_imgname,
+)
 
 
 def _sample_dataset(root, **kwargs):
@@ -262,7 +265,8 @@ def test_frame_interval_and_subjects(h36m_layout, dataset_cfg):
     assert len(ds) == 2 * 4 * 12
     assert {ds.get_data_info(i)['subject'] for i in range(len(ds))} == {'S9'}
     # defaults: train split S1, S5-S8 every 5th; test split S9, S11 every 64th
-    ds = DATASETS.build(dataset_cfg(layout, subjects=None, frame_interval=None))
+    ds = DATASETS.build(
+        dataset_cfg(layout, subjects=None, frame_interval=None))
     assert len(ds) == 2 * 4 * 3
     assert {ds.get_data_info(i)['subject'] for i in range(len(ds))} == {'S1'}
     ds = DATASETS.build(
@@ -339,7 +343,8 @@ def test_missing_annotation_file(h36m_layout, dataset_cfg):
     layout = h36m_layout(write_images=False)
     with pytest.raises(FileNotFoundError, match='h36m_val.npz'):
         DATASETS.build(
-            dataset_cfg(layout, ann_file='annotation_body3d/fps50/h36m_val.npz'))
+            dataset_cfg(
+                layout, ann_file='annotation_body3d/fps50/h36m_val.npz'))
     with pytest.raises(FileNotFoundError, match='nope.pkl'):
         DATASETS.build(dataset_cfg(layout, camera_param_file='nope.pkl'))
 
@@ -347,7 +352,8 @@ def test_missing_annotation_file(h36m_layout, dataset_cfg):
 def test_missing_images(h36m_layout, dataset_cfg):
     layout = h36m_layout()
     with pytest.raises(FileNotFoundError, match='imgs_missing'):
-        DATASETS.build(dataset_cfg(layout, data_prefix=dict(img='imgs_missing/')))
+        DATASETS.build(
+            dataset_cfg(layout, data_prefix=dict(img='imgs_missing/')))
     # a missing sequence folder is caught at load time
     victim = layout['img_dir'] / 'S9' / 'S9_Walking.60457274'
     for f in victim.iterdir():

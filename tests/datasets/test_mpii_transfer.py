@@ -36,7 +36,8 @@ def _mpii(root, pipeline):
 
 def test_mapping_matches_joint_names():
     ours = parse_pose_metainfo(dict(from_file=H36M16_META))
-    mpii = parse_pose_metainfo(dict(from_file='configs/_base_/datasets/mpii.py'))
+    mpii = parse_pose_metainfo(
+        dict(from_file='configs/_base_/datasets/mpii.py'))
     ours_names = [ours['keypoint_id2name'][i] for i in range(16)]
     mpii_names = [mpii['keypoint_id2name'][i] for i in range(16)]
     for i, name in enumerate(ours_names):
@@ -61,7 +62,8 @@ def test_mpii_converted_to_h36m16(mpii_root):
         d = ds[i]
         joints = np.array(raw[i]['joints'], dtype=np.float32)
         assert d['keypoints'].shape == (1, 16, 2)
-        np.testing.assert_array_equal(d['keypoints'][0, 0], joints[6])  # pelvis
+        # pelvis
+        np.testing.assert_array_equal(d['keypoints'][0, 0], joints[6])
         np.testing.assert_array_equal(d['keypoints'][0, 12],
                                       joints[15])  # l_wrist
         np.testing.assert_array_equal(d['keypoints'][0, 9],

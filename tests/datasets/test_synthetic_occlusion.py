@@ -5,8 +5,12 @@ import numpy as np
 import pytest
 from mmpose.registry import DATASETS, TRANSFORMS
 
-from mmpose_epipolar.datasets import (load_occluder_bank, mask_to_rgba,
-                                      polygons_to_mask, save_occluder_bank)
+from mmpose_epipolar.datasets import (
+    load_occluder_bank,
+    mask_to_rgba,
+    polygons_to_mask,
+    save_occluder_bank,
+)
 from mmpose_epipolar.datasets.transforms import SyntheticOcclusion
 
 

@@ -48,7 +48,10 @@ def test_batches_are_whole_shuffled_groups(h36m_layout, dataset_cfg):
     for batch in batches:
         groups = [group_of[i] for i in batch]
         # each group's views are contiguous and complete
-        runs = [g for k, g in enumerate(groups) if k == 0 or g != groups[k - 1]]
+        runs = [
+            g for k, g in enumerate(groups)
+            if k == 0 or g != groups[k - 1]
+        ]
         assert len(runs) == len(set(runs))
         for g in set(groups):
             assert sorted(i for i in batch

@@ -25,12 +25,16 @@ import numpy as np
 from PIL import Image
 
 try:
-    from mmpose_epipolar.datasets.occluder_bank import (mask_to_rgba,
-                                                        save_occluder_bank)
+    from mmpose_epipolar.datasets.occluder_bank import (
+        mask_to_rgba,
+        save_occluder_bank,
+    )
 except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, osp.join(osp.dirname(__file__), '..', '..'))
-    from mmpose_epipolar.datasets.occluder_bank import (mask_to_rgba,
-                                                        save_occluder_bank)
+    from mmpose_epipolar.datasets.occluder_bank import (
+        mask_to_rgba,
+        save_occluder_bank,
+    )
 
 VOC_CLASSES = ('background', 'aeroplane', 'bicycle', 'bird', 'boat',
                'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'diningtable',

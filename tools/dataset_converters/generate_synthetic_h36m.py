@@ -11,12 +11,16 @@ Example::
         data/synthetic_h36m --seed 0 --frames-per-sequence 16
 """
 import argparse
+import os
 import sys
 from typing import List, Optional
 
 from mmpose_epipolar.datasets.synthetic.generator import (
-    DEFAULT_ACTIONS, DEFAULT_TEST_SUBJECTS, DEFAULT_TRAIN_SUBJECTS,
-    generate_synthetic_h36m)
+    DEFAULT_ACTIONS,
+    DEFAULT_TEST_SUBJECTS,
+    DEFAULT_TRAIN_SUBJECTS,
+    generate_synthetic_h36m,
+)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -44,6 +48,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'annotation folder is fps{50 // frame_step}')
     parser.add_argument('--image-size', type=int, default=256)
     parser.add_argument(
+        '--workers',
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help='parallel worker processes (0: none); the output is the same')
+    parser.add_argument(
         '--overwrite',
         action='store_true',
         help='replace a folder generated with other parameters')
@@ -59,7 +68,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
         if bar is None:
             from mmengine.utils import ProgressBar
             bar = ProgressBar(total)
-        bar.update()
+        if done > 0:
+            bar.update()
 
     result = generate_synthetic_h36m(
         args.out_dir,
@@ -72,6 +82,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         frame_step=args.frame_step,
         image_size=args.image_size,
         overwrite=args.overwrite,
+        num_workers=args.workers,
         progress=progress)
     counts = result['counts']
     images = counts['train_images'] + counts['test_images']

@@ -4,7 +4,8 @@
 The output follows MMPose's ``preprocess_h36m.py`` layout exactly, so the
 real Human3.6M loader reads it unchanged::
 
-    <root>/images/S1/S1_Directions_1.54138969/S1_Directions_1.54138969_000001.jpg
+    <root>/images/S1/S1_Directions_1.54138969/
+        S1_Directions_1.54138969_000001.jpg  (one folder per sequence+camera)
     <root>/annotation_body3d/cameras.pkl
     <root>/annotation_body3d/fps50/h36m_train.npz
     <root>/annotation_body3d/fps50/h36m_test.npz
@@ -18,7 +19,9 @@ keyed by ``(seed, subject)`` and ``(seed, subject, action, subaction)``, so
 one sequence does not change when others are added or removed, and the same
 arguments give bit-identical files.
 """
+import functools
 import json
+import multiprocessing
 import os
 import os.path as osp
 import pickle
@@ -31,10 +34,21 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .body import (Appearance, build_body, build_stool, restyle_for_sequence,
-                   sample_appearance)
-from .cameras import (H36M_CAMERA_IDS, H36M_SUBJECTS, h36m_camera,
-                      pixel_rays, project_world_points, world_to_camera)
+from .body import (
+    Appearance,
+    build_body,
+    build_stool,
+    restyle_for_sequence,
+    sample_appearance,
+)
+from .cameras import (
+    H36M_CAMERA_IDS,
+    H36M_SUBJECTS,
+    h36m_camera,
+    pixel_rays,
+    project_world_points,
+    world_to_camera,
+)
 from .motion import ACTION_STYLES, H36M_ACTIONS, sample_motion
 from .renderer import render_primitives
 from .scene import render_background, sample_scene, shadow_factor
@@ -167,7 +181,7 @@ def _normalise_params(seed: int, train_subjects: Sequence[str],
         key_interval=int(key_interval))
 
 
-class _Subject:
+class SyntheticSubject:
     """A synthetic subject: shape, look and its 4 cameras with rays."""
 
     def __init__(self, name: str, seed: int, image_size: int):
@@ -182,12 +196,12 @@ class _Subject:
         self.centre = rig_centre(self.cameras)
 
 
-def render_sequence(subject: _Subject, action: str, subaction: int,
-                    params: Dict) -> Dict:
+def render_sequence(subject: SyntheticSubject, action: str,
+                    subaction: int, params: Dict) -> Dict:
     """Render one sequence in the 4 cameras.
 
     Args:
-        subject (_Subject): The subject and its cameras.
+        subject (SyntheticSubject): The subject and its cameras.
         action (str): H36M action name.
         subaction (int): Take number.
         params (dict): Normalised generation parameters.
@@ -248,8 +262,8 @@ def render_sequence(subject: _Subject, action: str, subaction: int,
                 scene.ambient,
                 background_depth=bg_depth)
             oy, ox = rng.integers(0, pad, size=2)
-            img = img * scene.exposure[c] + noise_bank[oy:oy + size,
-                                                       ox:ox + size]
+            gain = scene.exposure[c].astype(np.float32)
+            img = img * gain + noise_bank[oy:oy + size, ox:ox + size]
             # A slight blur stands in for anti-aliasing and lens softness.
             img = cv2.GaussianBlur(img, (3, 3), 0.6)
             images[c, t] = np.clip(img[..., ::-1] * 255.0 + 0.5, 0,
@@ -312,8 +326,9 @@ def generate_synthetic_h36m(
         frames_per_sequence: int = 16,
         frame_step: int = 1,
         image_size: int = 256,
-        key_interval: int = 12,
+        key_interval: int = 8,
         overwrite: bool = False,
+        num_workers: int = 0,
         progress: Optional[Callable[[int, int], None]] = None) -> Dict:
     """Generate (or reuse) the synthetic multi-view Human3.6M look-alike.
 
@@ -334,8 +349,11 @@ def generate_synthetic_h36m(
         overwrite (bool): Replace an existing folder whose ``meta.json``
             does not match (or is missing). A matching folder is always
             reused.
+        num_workers (int): Worker processes rendering sequences in
+            parallel (0: in this process). The output does not depend on
+            it, so it is not part of ``meta.json``'s parameters.
         progress (callable, optional): Called as ``progress(done, total)``
-            after each rendered sequence.
+            before the first and after each rendered sequence.
 
     Returns:
         dict: ``root``, ``image_dir``, ``camera_file``, ``ann_files``
@@ -354,11 +372,13 @@ def generate_synthetic_h36m(
     meta_path = osp.join(out_dir, 'meta.json')
     old = _read_meta(meta_path)
     if old is not None and old.get('version') == GENERATOR_VERSION and \
-            old.get('params') == params:
+            old.get('params') == params and all(
+                osp.exists(osp.join(out_dir, rel))
+                for rel in old.get('files', {}).values()):
         return _result(out_dir, old, reused=True, seconds=0.0)
     if osp.isdir(out_dir) and os.listdir(out_dir) and not overwrite:
-        why = ('its meta.json has other parameters or version: '
-               f'{old.get("version")!r} {old.get("params")}'
+        why = ('its meta.json has other parameters or version, or files '
+               f'are missing: {old.get("version")!r} {old.get("params")}'
                if old is not None else 'it has no (valid) meta.json')
         raise FileExistsError(
             f'{out_dir} is not empty and {why}; requested version '
@@ -385,25 +405,32 @@ def generate_synthetic_h36m(
     with open(osp.join(tmp, files['cameras']), 'wb') as f:
         pickle.dump(cameras, f, protocol=4)
 
-    splits = (('train', params['train_subjects']),
-              ('test', params['test_subjects']))
-    total = sum(len(s) for _, s in splits) * len(params['actions']) * \
-        len(params['subactions'])
-    done = 0
-    counts: Dict = dict(num_sequences=total)
-    for split, subjects in splits:
-        ann: Dict[str, List] = {k: [] for k in ('imgname', 'part', 'S')}
-        for name in subjects:
-            subject = _Subject(name, params['seed'], params['image_size'])
-            for action in params['actions']:
-                for sub in params['subactions']:
-                    seq = render_sequence(subject, action, sub, params)
-                    _write_sequence(tmp, name, action, sub, seq, ann)
-                    done += 1
-                    if progress is not None:
-                        progress(done, total)
-        _write_annotations(osp.join(tmp, files[split]), ann)
-        counts[f'{split}_images'] = len(ann['imgname'])
+    jobs = [(split, name, action, sub)
+            for split in ('train', 'test')
+            for name in params[f'{split}_subjects']
+            for action in params['actions'] for sub in params['subactions']]
+    anns: Dict[str, Dict[str, List]] = {
+        split: {k: [] for k in ('imgname', 'part', 'S')}
+        for split in ('train', 'test')
+    }
+    tasks = [(job, params, tmp) for job in jobs]
+    if progress is not None:
+        progress(0, len(jobs))
+    if num_workers > 0 and len(jobs) > 1:
+        # Sequences are independent random streams: the order of work
+        # does not matter and imap returns results in job order.
+        ctx = multiprocessing.get_context(
+            'fork' if 'fork' in multiprocessing.get_all_start_methods()
+            else None)
+        with ctx.Pool(min(num_workers, len(jobs))) as pool:
+            results = pool.imap(_sequence_job, tasks)
+            _collect(jobs, results, anns, progress)
+    else:
+        _collect(jobs, map(_sequence_job, tasks), anns, progress)
+    counts: Dict = dict(num_sequences=len(jobs))
+    for split in ('train', 'test'):
+        _write_annotations(osp.join(tmp, files[split]), anns[split])
+        counts[f'{split}_images'] = len(anns[split]['imgname'])
 
     meta = dict(
         generator='mmpose_epipolar.datasets.synthetic',
@@ -428,6 +455,33 @@ def generate_synthetic_h36m(
     with open(meta_path, 'w') as f:
         json.dump(meta, f, indent=2, sort_keys=True)
     return _result(out_dir, meta, reused=False, seconds=time.time() - start)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_subject(name: str, seed: int,
+                    image_size: int) -> SyntheticSubject:
+    """Subjects (with their pixel rays) are reused across sequences."""
+    return SyntheticSubject(name, seed, image_size)
+
+
+def _sequence_job(task: Tuple) -> Dict[str, List]:
+    """Render and write one sequence; returns its annotation rows."""
+    (_, name, action, sub), params, root = task
+    subject = _cached_subject(name, params['seed'], params['image_size'])
+    seq = render_sequence(subject, action, sub, params)
+    ann: Dict[str, List] = {k: [] for k in ('imgname', 'part', 'S')}
+    _write_sequence(root, name, action, sub, seq, ann)
+    return ann
+
+
+def _collect(jobs: List[Tuple], results, anns: Dict[str, Dict[str, List]],
+             progress: Optional[Callable[[int, int], None]]) -> None:
+    """Append each job's rows to its split, in job order."""
+    for done, (job, ann) in enumerate(zip(jobs, results), start=1):
+        for key, rows in ann.items():
+            anns[job[0]][key].extend(rows)
+        if progress is not None:
+            progress(done, len(jobs))
 
 
 def _write_sequence(root: str, subject: str, action: str, subaction: int,
@@ -462,7 +516,7 @@ def _write_annotations(path: str, ann: Dict[str, List]) -> None:
     save_npz_deterministic(
         path,
         dict(
-            imgname=np.array(ann['imgname']),
+            imgname=np.array(ann['imgname'], dtype=str),
             center=center,
             scale=scale,
             part=part,

@@ -4,10 +4,12 @@
 An action is a mixture of pose *styles* (ranges of joint angles). A sequence
 draws key poses from its action's styles every ``key_interval`` frames of a
 50 fps timeline and blends them with a smoothstep, which stays inside the
-convex angle limits. Walking actions use a procedural gait instead, moving
-the pelvis along the heading. Synthetic motion is time-compressed (a key pose
-every ~0.25 s, each joint turning at most 60 degrees between keys) so
-that a short clip covers many poses.
+convex angle limits; the smoothstep's slope is at most 1.5, so an angle
+changes by at most ``1.5 * max_key_step / key_interval`` per timeline frame.
+Walking actions use a procedural gait for the legs instead, moving the pelvis
+along the heading. Synthetic motion is time-compressed (a key pose every
+~0.16 s, each joint turning at most 60 degrees between keys) so that a short
+clip covers many poses.
 """
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Sequence, Tuple
@@ -223,7 +225,7 @@ def sample_motion(action: str,
                   rng: np.random.Generator,
                   centre: Sequence[float] = (0.0, 0.0),
                   radius: float = 0.8,
-                  key_interval: int = 12,
+                  key_interval: int = 8,
                   inside: Optional[Callable[[np.ndarray], bool]] = None,
                   max_tries: int = 50,
                   max_key_step: float = np.deg2rad(60.0)) -> MotionSequence:

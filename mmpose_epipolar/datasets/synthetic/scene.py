@@ -45,7 +45,9 @@ class Texture:
 
     def __call__(self, uv: np.ndarray) -> np.ndarray:
         """Colours (N, 3) at texture coordinates (N, 2), metres."""
-        noise = value_noise(self.grid, uv / (0.5 * self.scale))
+        # Two octaves: blotches plus finer grain.
+        noise = 0.65 * value_noise(self.grid, uv / (0.5 * self.scale)) + \
+            0.35 * value_noise(self.grid.T, uv / (0.12 * self.scale) + 7.3)
         c = np.cos(self.angle), np.sin(self.angle)
         along = uv[:, 0] * c[0] + uv[:, 1] * c[1]
         across = -uv[:, 0] * c[1] + uv[:, 1] * c[0]

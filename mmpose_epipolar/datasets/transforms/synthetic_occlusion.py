@@ -4,8 +4,8 @@ from typing import List, Optional, Tuple
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
-
 from mmpose.registry import TRANSFORMS
+
 from ..occluder_bank import load_occluder_bank
 
 

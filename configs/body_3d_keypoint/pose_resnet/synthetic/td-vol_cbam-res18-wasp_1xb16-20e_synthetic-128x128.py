@@ -1,0 +1,80 @@
+# Pose ResNet at a CPU-friendly size on the embedded synthetic multi-view
+# dataset (generated on first use into data/synthetic_h36m/): the quick
+# start's fully supervised run. CBAM-ResNet-18 + WASP + volumetric head,
+# 128 x 128 input, 32 x 32 x 32 volume per joint.
+_base_ = ['../h36m/td-vol_cbam-res50-wasp_1xb16-140e_h36m-256x256.py']
+
+input_size = (128, 128)
+codec = dict(type='VolumetricIntegralLabel', input_size=input_size)
+
+model = dict(
+    backbone=dict(depth=18, init_cfg=None),
+    neck=dict(in_channels=512, out_channels=256, branch_channels=128),
+    head=dict(
+        in_channels=256,
+        depth_bins=32,
+        deconv_out_channels=(128, 128, 128),
+        decoder=codec),
+    test_cfg=dict(flip_test=True))
+
+train_cfg = dict(max_epochs=20, val_interval=5)
+param_scheduler = [
+    dict(
+        type='LinearLR', begin=0, end=100, start_factor=0.01,
+        by_epoch=False),
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=20,
+        milestones=[14, 18],
+        gamma=0.1,
+        by_epoch=True)
+]
+default_hooks = dict(logger=dict(interval=20))
+
+dataset_type = 'SyntheticMultiViewDataset'
+data_root = 'data/synthetic_h36m/'
+meta_keys = {{_base_.meta_keys}}
+
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='AttachKeypointDepth'),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(
+        type='RandomBBoxTransform',
+        shift_prob=0,
+        scale_factor=(0.8, 1.2),
+        rotate_factor=20),
+    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='PackPoseInputs', meta_keys=meta_keys)
+]
+test_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='PackPoseInputs', meta_keys=meta_keys)
+]
+
+train_dataloader = dict(
+    batch_size=16,
+    num_workers=2,
+    persistent_workers=True,
+    dataset=dict(
+        _delete_=True,
+        type=dataset_type,
+        data_root=data_root,
+        mode='supervised',
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=32,
+    num_workers=2,
+    dataset=dict(
+        _delete_=True,
+        type=dataset_type,
+        data_root=data_root,
+        mode='test',
+        test_mode=True,
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader

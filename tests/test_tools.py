@@ -1,0 +1,131 @@
+"""End to end through the command-line tools, as a user runs them."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ('configs/body_3d_keypoint/pose_resnet/synthetic/'
+          'td-vol_cbam-res18-wasp_1xb16-20e_synthetic-128x128.py')
+H36M_CONFIG = ('configs/body_3d_keypoint/pose_resnet/h36m/'
+               'td-vol_cbam-res50-wasp_1xb16-140e_h36m-256x256.py')
+TINY = ("generator_cfg.train_subjects=('S1',) "
+        "generator_cfg.test_subjects=('S9',) "
+        "generator_cfg.actions=('Directions',) "
+        'generator_cfg.frames_per_sequence=2 image_size=128').split()
+
+
+def tiny_options(data_root, epochs=1):
+    """8 training views in 2 iterations of 4; 8 test views; no workers."""
+    options = [
+        f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=1',
+        'train_dataloader.batch_size=4', 'val_dataloader.batch_size=4',
+        'default_hooks.logger.interval=1',
+        'default_hooks.checkpoint.save_best=None'
+    ]
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        options += [
+            f'{loader}.num_workers=0', f'{loader}.persistent_workers=False',
+            f'{loader}.dataset.data_root={data_root}'
+        ]
+        options += [f'{loader}.dataset.{item}' for item in TINY]
+    return options
+
+
+def run(args, cwd=ROOT, check=True):
+    env = dict(os.environ, PYTHONWARNINGS='ignore')
+    proc = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    output = proc.stdout + proc.stderr
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{args} failed:\n{output[-4000:]}')
+    return proc.returncode, output
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """Two training iterations with tools/train.py."""
+    work = tmp_path_factory.mktemp('work')
+    data_root = tmp_path_factory.mktemp('synthetic') / 'h36m'
+    _, output = run([
+        sys.executable, 'tools/train.py', CONFIG, '--work-dir',
+        str(work), '--cfg-options', *tiny_options(data_root)
+    ])
+    return work, data_root, output
+
+
+def test_train_runs_two_iterations_and_saves(trained):
+    work, _, output = trained
+    assert 'Epoch(train) [1][2/2]' in output
+    assert (work / 'epoch_1.pth').is_file()
+    assert re.search(r'h36m/MPJPE: \d+\.\d+', output)
+
+
+def test_test_tool_evaluates_the_checkpoint(trained):
+    work, data_root, _ = trained
+    _, output = run([
+        sys.executable, 'tools/test.py', CONFIG,
+        str(work / 'epoch_1.pth'), '--work-dir',
+        str(work / 'test'), '--cfg-options', *tiny_options(data_root)
+    ])
+    for name in ('MPJPE', 'P-MPJPE', 'N-MPJPE'):
+        value = re.search(rf'h36m/{name}: (\d+\.\d+)', output)
+        assert value and float(value.group(1)) > 0, output[-2000:]
+
+
+def test_resume_continues_from_the_last_checkpoint(trained):
+    work, data_root, _ = trained
+    _, output = run([
+        sys.executable, 'tools/train.py', CONFIG, '--work-dir',
+        str(work), '--resume', '--cfg-options',
+        *tiny_options(data_root, epochs=2)
+    ])
+    assert 'resumed epoch: 1' in output
+    assert 'Epoch(train) [2][2/2]' in output
+    assert 'Epoch(train) [1][' not in output
+    assert (work / 'epoch_2.pth').is_file()
+
+
+def test_mim_train_and_test(trained, tmp_path):
+    mim = Path(sys.executable).with_name('mim')
+    if not mim.exists():
+        pytest.skip('openmim is not installed')
+    _, data_root, _ = trained
+    run([
+        str(mim), 'train', 'mmpose', CONFIG, '--work-dir',
+        str(tmp_path), '--cfg-options', *tiny_options(data_root)
+    ])
+    assert (tmp_path / 'epoch_1.pth').is_file()
+    _, output = run([
+        str(mim), 'test', 'mmpose', CONFIG, '--checkpoint',
+        str(tmp_path / 'epoch_1.pth'), '--work-dir',
+        str(tmp_path / 'test'), '--cfg-options', *tiny_options(data_root)
+    ])
+    assert re.search(r'h36m/P-MPJPE: \d+\.\d+', output)
+
+
+def test_missing_data_file_is_named(tmp_path):
+    code, output = run([
+        sys.executable, 'tools/test.py', H36M_CONFIG,
+        str(tmp_path / 'none.pth'), '--cfg-options',
+        f'test_dataloader.dataset.data_root={tmp_path}/h36m',
+        'test_dataloader.num_workers=0',
+        'test_dataloader.persistent_workers=False',
+        'model.backbone.init_cfg=None'
+    ], check=False)
+    assert code != 0
+    assert 'h36m_test.npz' in output
+
+
+def test_wrong_config_key_is_named(trained, tmp_path):
+    _, data_root, _ = trained
+    code, output = run([
+        sys.executable, 'tools/train.py', CONFIG, '--work-dir',
+        str(tmp_path), '--cfg-options', *tiny_options(data_root),
+        'model.head.depth_binz=8'
+    ], check=False)
+    assert code != 0
+    assert 'depth_binz' in output
