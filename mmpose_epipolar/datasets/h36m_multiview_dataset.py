@@ -71,13 +71,13 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
     ``subaction`` (int, 0 for sequences without a take number),
     ``camera_id``, ``frame_idx`` (1-based, from the file name) and
     ``view_group``. ``mode='supervised'`` and ``mode='test'`` add
-    ``keypoints_3d`` (1, J, 3), camera frame, millimetres.
+    ``keypoints_cam`` (1, J, 3), camera frame, millimetres.
 
     ``mode='self_supervised'`` is label-free by construction: the dataset
     reads only ``imgname``, ``center`` and ``scale`` from the annotation
     file (never ``S`` or ``part``, which may be absent). Its ``keypoints``
     (1, J, 2) and ``keypoints_visible`` (1, J) are zeros and there is no
-    ``keypoints_depth``/``keypoints_3d``: the pseudo-labels (``keypoints``,
+    ``keypoints_depth``/``keypoints_cam``: the pseudo-labels (``keypoints``,
     ``keypoints_visible``, ``keypoints_depth``) are attached later by the
     ``EpipolarPseudoLabel`` transform, which looks samples up by
     ``img_path``. The zeros only let MMPose's top-down transforms run.
@@ -204,7 +204,11 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
         name = JOINT_LAYOUTS[joint_layout]['metainfo_file']
         if joint_layout == 'h36m16':
             return osp.join(_METAINFO_DIR, name)
-        return name  # resolved by MMPose inside its package
+        # MMPose ships its metainfo files in its package's ``.mim`` folder
+        # (and would find them itself, with a warning).
+        import mmpose
+        shipped = osp.join(osp.dirname(mmpose.__file__), '.mim', name)
+        return shipped if osp.isfile(shipped) else name
 
     # ------------------------------------------------------------------
     # Initialisation
@@ -392,7 +396,7 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
             keypoints_visible=np.minimum(1, part[..., 2]).astype(np.float32),
             keypoints_depth=scale_free_depth(points_cam,
                                              f_mean).astype(np.float32),
-            keypoints_3d=(points_cam * 1000.).astype(np.float32))
+            keypoints_cam=(points_cam * 1000.).astype(np.float32))
 
     def filter_data(self) -> List[dict]:
         """Apply ``filter_cfg`` and, in group mode, drop small view groups."""

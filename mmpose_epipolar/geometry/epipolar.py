@@ -24,11 +24,8 @@ Method, for V >= 2 views of F frames with J joints:
    (0, k) (one ratio per pair when pooled, per frame otherwise).
 5. Triangulate every joint from all views with a valid pose (weighted
    DLT; or, for two views, the optimal Hartley-Sturm correction).
-6. For V > 2, re-estimate every view's pose from these points by linear
-   resection (DLT PnP) and triangulate again, so that the independently
-   estimated pair poses agree (rescaled to keep ``|t_1| = 1``).
-
-The result is in the camera frame of view 0, known up to this scale.
+The pair poses are estimated independently (no bundle adjustment), so
+with V > 2 and noisy 2D they are only approximately consistent.
 """
 import math
 from typing import Dict, Optional, Tuple, Union
@@ -37,7 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._utils import ArrayLike, det3, smallest_eigvec, to_tensor
+from ._utils import ArrayLike, to_tensor
 from .distortion import undistort_points
 from .essential import essential_from_points, recover_pose
 from .robust import _refit, _weighted_median, robust_fundamental
@@ -159,52 +156,6 @@ def _view0_depths(xn: Tensor, w: Tensor, rot: Tensor,
     return torch.where(ok, x[..., 2], torch.full_like(x[..., 2], math.nan))
 
 
-def _resect(points: Tensor, valid: Tensor, xn: Tensor, w: Tensor,
-            pooled: bool) -> Tuple[Tensor, Tensor, Tensor]:
-    """Linear resection (DLT PnP) of every view from triangulated points,
-    making the independently estimated pair poses mutually consistent.
-
-    Args:
-        points (Tensor): (F, J, 3) in view 0's frame. valid (Tensor): (F, J).
-        xn (Tensor): (F, V, J, 2) normalised points. w (Tensor): (F, V, J).
-        pooled (bool): One pose per view from all frames, else per frame.
-
-    Returns:
-        tuple: ``R`` (P, V, 3, 3), ``t`` (P, V, 3), ``ok`` (P, V).
-    """
-    f, v, j, _ = xn.shape
-    xh = torch.cat([points, torch.ones_like(points[..., :1])], -1)
-    xh = xh[:, None].expand(-1, v, -1, -1)  # (F, V, J, 4)
-    ww = w * valid[:, None].to(w)
-    zero = torch.zeros_like(xh)
-    # rows [X^T, 0, -x X^T] and [0, X^T, -y X^T] for vec(P) (12,)
-    r1 = torch.cat([xh, zero, -xn[..., :1] * xh], -1)
-    r2 = torch.cat([zero, xh, -xn[..., 1:] * xh], -1)
-    rows = torch.stack([r1, r2], -2) * ww[..., None, None]  # (F,V,J,2,12)
-    if pooled:
-        rows = rows.transpose(0, 1).reshape(1, v, -1, 12)
-        count = (ww > 0).sum((0, 2))[None]
-    else:
-        rows = rows.flatten(-3, -2)
-        count = (ww > 0).sum(-1)
-    vec, _ = smallest_eigvec(rows.transpose(-1, -2) @ rows)
-    proj = vec.unflatten(-1, (3, 4))
-    u, sv, vh = torch.linalg.svd(proj[..., :3])
-    rot = u @ vh
-    scale = sv.mean(-1) * torch.sign(det3(rot))
-    rot = rot * torch.sign(det3(rot))[..., None, None]
-    trans = proj[..., 3] / torch.where(scale.abs() > 0, scale,
-                                       torch.ones_like(scale))[..., None]
-    # the eigenvector's sign is arbitrary: points must be in front
-    xv = points[:, None] @ rot.transpose(-1, -2).expand(f, -1, -1, -1) + \
-        trans.expand(f, -1, -1)[:, :, None]
-    front = ((xv[..., 2] > 0).to(w) * ww).sum(-1)
-    front = front.sum(0, keepdim=True) if pooled else front
-    total = ww.sum(-1).sum(0, keepdim=True) if pooled else ww.sum(-1)
-    ok = (count >= 6) & (scale.abs() > 0) & (front > 0.5 * total) & \
-        torch.isfinite(rot).flatten(-2).all(-1) & torch.isfinite(trans).all(-1)
-    return rot, trans, ok
-
 
 def epipolar_triangulate(
     keypoints: ArrayLike,
@@ -222,7 +173,6 @@ def epipolar_triangulate(
     min_parallax_deg: float = 1.0,
     min_ray_angle_deg: float = 1.0,
     max_axis_angle_deg: float = 165.0,
-    resect_iters: int = 1,
     chunk_size: int = 65536,
     seed: Optional[int] = 0,
     return_poses: bool = False,
@@ -266,10 +216,6 @@ def epipolar_triangulate(
         max_axis_angle_deg (float): Pairs whose optical axes are farther
             apart than this (nearly opposite cameras) are invalid. Real
             Human3.6M pairs reach 155.5 degrees.
-        resect_iters (int): For V > 2, resection-intersection steps
-            after the first triangulation: every view's pose is re-estimated
-            (linear PnP) from the triangulated points, then they are
-            triangulated again.
         chunk_size (int): Frames per batch in per-frame mode (memory).
         seed (int, optional): Seed of the robust sampling (reproducible
             output); None uses the global generator.
@@ -370,23 +316,6 @@ def epipolar_triangulate(
                                else 'linear')
 
     points, valid = triangulate(rot, trans, view_w)
-    # With V > 2 the pair poses were estimated independently; one
-    # resection-intersection step makes them consistent (it brings the
-    # reprojection error of 3-4 views down to the noise level).
-    for _ in range(resect_iters if nv > 2 else 0):
-        r_new, t_new, ok = _resect(points, valid, xn, view_w, pooled)
-        ok = ok & pvalid
-        ok[:, 0] = pvalid[:, 0]
-        rot = torch.where(ok[..., None, None], r_new, rot)
-        trans = torch.where(ok[..., None], t_new, trans)
-        rot[:, 0] = torch.eye(3, dtype=rot.dtype, device=rot.device)
-        trans[:, 0] = 0
-        # keep the unit baseline between views 0 and 1
-        base = trans[:, 1].norm(dim=-1)
-        base = torch.where(base > 0, base, torch.ones_like(base))
-        trans = trans / base[:, None, None]
-        points, valid = triangulate(rot, trans, view_w)
-
     # Conditioning: some two rays must meet at a usable angle.
     rays = torch.cat([xn, torch.ones_like(xn[..., :1])], -1) @ \
         rot.expand(nf, -1, -1, -1)  # (F, V, J, 3): R_v^T h in view 0

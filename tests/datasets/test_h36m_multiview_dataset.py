@@ -63,7 +63,7 @@ def test_real_sample_fields_and_depth(h36m_sample):
         assert d['keypoints'].shape == (1, 16, 2)
         assert d['keypoints_visible'].shape == (1, 16)
         assert d['keypoints_depth'].shape == (1, 16)
-        assert d['keypoints_3d'].shape == (1, 16, 3)
+        assert d['keypoints_cam'].shape == (1, 16, 3)
         assert d['dataset_name'] == 'h36m_16'
 
         # square box of side scale * 200 around center
@@ -87,7 +87,7 @@ def test_real_sample_fields_and_depth(h36m_sample):
         assert d['keypoints_depth'][0, 0] == 0
         assert np.abs(d['keypoints_depth']).max() > 10  # not all zeros
         np.testing.assert_allclose(
-            d['keypoints_3d'][0],
+            d['keypoints_cam'][0],
             raw['S'][row][list(H36M17_TO_16), :3] * 1000,
             rtol=1e-6)
 
@@ -99,7 +99,7 @@ def test_real_sample_fields_and_depth(h36m_sample):
         assert (cp['w'], cp['h']) == (cam['w'], cam['h'])
         np.testing.assert_array_equal(cp['R'], cam['R'])
         # OpenCV [k1, k2, p1, p2, k3] reproduces the ground-truth 2D
-        uv, _ = cv2.projectPoints(d['keypoints_3d'][0].astype(np.float64),
+        uv, _ = cv2.projectPoints(d['keypoints_cam'][0].astype(np.float64),
                                   np.zeros(3), np.zeros(3), cp['intrinsics'],
                                   cp['distortion'])
         err = np.linalg.norm(uv[:, 0] - d['keypoints'][0], axis=-1)
@@ -117,12 +117,12 @@ def test_real_sample_depth_round_trip(h36m_sample):
         uv = cv2.undistortPoints(
             d['keypoints'][0].astype(np.float64).reshape(-1, 1, 2),
             cp['intrinsics'], cp['distortion'], P=cp['intrinsics'])[:, 0]
-        z_root = d['keypoints_3d'][0, 0, 2]
+        z_root = d['keypoints_cam'][0, 0, 2]
         z = z_root * (1 + d['keypoints_depth'][0] / f_mean)
         x = (uv[:, 0] - cp['c'][0]) * z / cp['f'][0]
         y = (uv[:, 1] - cp['c'][1]) * z / cp['f'][1]
         rec = np.stack([x, y, z], axis=-1)
-        err = np.linalg.norm(rec - d['keypoints_3d'][0], axis=-1)
+        err = np.linalg.norm(rec - d['keypoints_cam'][0], axis=-1)
         assert err.max() < 2.0, err  # mm
 
 
@@ -322,7 +322,7 @@ def test_self_supervised_never_reads_ground_truth(h36m_layout, dataset_cfg,
 
     for i in range(len(ds)):
         d = ds.get_data_info(i)
-        assert 'keypoints_3d' not in d and 'keypoints_depth' not in d
+        assert 'keypoints_cam' not in d and 'keypoints_depth' not in d
         assert not d['keypoints'].any() and not d['keypoints_visible'].any()
         assert d['keypoints'].shape == (1, 16, 2)
 

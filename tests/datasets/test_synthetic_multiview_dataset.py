@@ -83,7 +83,7 @@ def test_real_generator_splits_and_geometry(synthetic_root):
         for d in (train.get_data_info(i) for i in group):
             cp = d['camera_param']
             assert (cp['w'], cp['h']) == (64, 64)
-            x_cam = d['keypoints_3d'][0].astype(np.float64)  # mm
+            x_cam = d['keypoints_cam'][0].astype(np.float64)  # mm
             # the 2D is the distorted projection of the 3D
             uv, _ = cv2.projectPoints(x_cam, np.zeros(3), np.zeros(3),
                                       cp['intrinsics'], cp['distortion'])

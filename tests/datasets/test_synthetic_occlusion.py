@@ -215,5 +215,5 @@ def test_in_topdown_pipeline(coco_bank, h36m_sample):
     assert 0 <= occluded['occluded_fraction'] <= 0.7
     assert changed >= occluded['occluded_fraction'] * 0.9
     for key in ('keypoints', 'transformed_keypoints', 'keypoints_depth',
-                'keypoints_visible', 'keypoints_3d'):
+                'keypoints_visible', 'keypoints_cam'):
         np.testing.assert_array_equal(occluded[key], plain[key])
