@@ -27,9 +27,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mmpose_epipolar.geometry import (epipolar_triangulate, pa_mpjpe,
-                                      project_points, projection_matrices,
-                                      triangulate_dlt, undistort_points)
+from mmpose_epipolar.geometry import (
+    epipolar_triangulate,
+    pa_mpjpe,
+    project_points,
+    projection_matrices,
+    triangulate_dlt,
+    undistort_points,
+)
 
 DATA = Path(__file__).resolve().parents[1] / '..' / 'shared' / 'data' / \
     'mmpose-testdata' / 'h36m'

@@ -10,6 +10,6 @@ patch_torchvision_ops()
 allow_mmengine_checkpoint_globals()
 check_mmcv_ops()
 
-from . import codecs, datasets, evaluation, models  # noqa: E402,F401,I001
+from . import apis, codecs, datasets, evaluation, geometry, models  # noqa: E402,F401,I001
 
 __version__ = '0.1.0'

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from mmpose_epipolar.datasets.transforms.epipolar_pseudo_label import \
-    EpipolarPseudoLabel
-from mmpose_epipolar.geometry import (pa_mpjpe, project_points,
-                                      undistort_points)
+from mmpose_epipolar.datasets.transforms.epipolar_pseudo_label import (
+    EpipolarPseudoLabel,
+)
+from mmpose_epipolar.geometry import pa_mpjpe, project_points, undistort_points
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -105,7 +105,8 @@ def test_tool_end_to_end(dataset, tmp_path, mode):
         xc, k = dataset['gt'][str(name)]
         cam = str(name).rsplit('/', 1)[1].split('.')[1].split('_')[0]
         d = _camera(cameras[('S1', cam)])[1]
-        uv = undistort_points(torch.from_numpy(labels['keypoints'][i]).double(),
+        uv = undistort_points(
+            torch.from_numpy(labels['keypoints'][i]).double(),
                               torch.from_numpy(k), torch.from_numpy(d),
                               normalized=True).numpy()
         f_mean = k[[0, 1], [0, 1]].mean()

@@ -18,7 +18,8 @@ relative pose per camera pair and sequence from all its frames;
 ``per-frame`` one per frame. Output: the pseudo-label NPZ of
 docs/conventions.md.
 
-    python tools/make_pseudo_labels.py preds.pkl data/h36m/annotation_body3d/cameras.pkl \
+    python tools/make_pseudo_labels.py preds.pkl \
+        data/h36m/annotation_body3d/cameras.pkl \
         --out data/h36m/pseudo_labels.npz
 """
 import argparse
@@ -31,8 +32,10 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from mmpose_epipolar.datasets.h36m_utils import (h36m_camera_to_param,
-                                                 parse_h36m_imgname)
+from mmpose_epipolar.datasets.h36m_utils import (
+    h36m_camera_to_param,
+    parse_h36m_imgname,
+)
 from mmpose_epipolar.geometry import make_pseudo_labels
 
 

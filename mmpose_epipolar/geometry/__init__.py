@@ -1,22 +1,41 @@
 """Epipolar geometry for self-supervised 3D pose labels: batched torch
 functions (CPU and GPU, float64) and the top-level
 :func:`epipolar_triangulate`."""
-from .distortion import (distort_normalized, normalized_to_pixels,
-                         pixels_to_normalized, project_points,
-                         undistort_normalized, undistort_points)
+from .distortion import (
+                         distort_normalized,
+                         normalized_to_pixels,
+                         pixels_to_normalized,
+                         project_points,
+                         undistort_normalized,
+                         undistort_points,
+)
 from .epipolar import epipolar_triangulate
-from .essential import (decompose_essential, essential_from_fundamental,
-                        essential_from_points, essential_from_pose,
-                        fundamental_from_essential, project_to_essential,
-                        recover_pose, triangulate_depths)
-from .fundamental import (enforce_rank2, fundamental_from_points,
-                          sampson_error, symmetric_epipolar_distance)
+from .essential import (
+                         decompose_essential,
+                         essential_from_fundamental,
+                         essential_from_points,
+                         essential_from_pose,
+                         fundamental_from_essential,
+                         project_to_essential,
+                         recover_pose,
+                         triangulate_depths,
+)
+from .fundamental import (
+                         enforce_rank2,
+                         fundamental_from_points,
+                         sampson_error,
+                         symmetric_epipolar_distance,
+)
 from .normalization import hartley_normalize
 from .procrustes import pa_mpjpe, procrustes_align
 from .pseudo_label import make_pseudo_labels, pseudo_label_targets
 from .robust import robust_fundamental
-from .triangulation import (optimal_correction, projection_matrices,
-                            triangulate_dlt, triangulate_optimal_two_view)
+from .triangulation import (
+                         optimal_correction,
+                         projection_matrices,
+                         triangulate_dlt,
+                         triangulate_optimal_two_view,
+)
 
 __all__ = [
     'epipolar_triangulate', 'make_pseudo_labels', 'pseudo_label_targets',

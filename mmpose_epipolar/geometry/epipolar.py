@@ -30,7 +30,6 @@ with V > 2 and noisy 2D they are only approximately consistent.
 import math
 from typing import Dict, Optional, Tuple, Union
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -38,8 +37,11 @@ from ._utils import ArrayLike, to_tensor
 from .distortion import undistort_points
 from .essential import essential_from_points, recover_pose
 from .robust import _refit, _weighted_median, robust_fundamental
-from .triangulation import (projection_matrices, triangulate_dlt,
-                            triangulate_optimal_two_view)
+from .triangulation import (
+    projection_matrices,
+    triangulate_dlt,
+    triangulate_optimal_two_view,
+)
 
 _TRIANGULATION = ('linear', 'dlt', 'optimal')
 

@@ -2,9 +2,7 @@
 docs/conventions.md, built on :func:`epipolar_triangulate`."""
 from typing import Dict, Optional
 
-import numpy as np
 import torch
-from torch import Tensor
 
 from ._utils import ArrayLike, to_tensor
 from .distortion import project_points

@@ -60,13 +60,29 @@ def patch_torchvision_ops() -> bool:
     return True
 
 
+def _history_buffer_state(self) -> dict:
+    """``HistoryBuffer.__getstate__`` without the statistics functions.
+
+    MMEngine pickles the class-level table of statistics methods
+    (``HistoryBuffer.min`` etc.) with every buffer; a function reference
+    pickles as ``getattr(HistoryBuffer, 'min')``, which weights-only loading
+    must refuse. ``__setstate__`` re-registers the defaults, so leaving the
+    table out loses nothing.
+    """
+    state = dict(self.__dict__)
+    state.pop('statistics_methods', None)
+    return state
+
+
 def allow_mmengine_checkpoint_globals() -> bool:
     """Let ``torch.load(weights_only=True)`` read MMEngine checkpoints.
 
     torch >= 2.6 loads weights-only by default, and MMEngine 0.10.7 calls
     ``torch.load`` without the argument, so checkpoints saved by its Runner
-    (message hub with ``HistoryBuffer`` and numpy scalars) fail to load.
-    Allow-listing exactly those globals keeps loading safe.
+    (message hub with ``HistoryBuffer``, numpy arrays and scalars, the LR
+    schedulers' ``Counter``) fail to load. Allow-listing exactly those
+    classes, and saving ``HistoryBuffer`` without function references, keeps
+    loading weights-only and safe.
 
     Returns:
         bool: Whether globals were registered.
@@ -74,9 +90,12 @@ def allow_mmengine_checkpoint_globals() -> bool:
     add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
     if add_safe_globals is None:
         return False
+    import collections
+
     import numpy as np
     from mmengine.logging import HistoryBuffer
 
+    HistoryBuffer.__getstate__ = _history_buffer_state
     core = np.core if hasattr(np, 'core') else np._core
     dtype_classes = [type(np.dtype(t)) for t in (
         np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
@@ -84,7 +103,7 @@ def allow_mmengine_checkpoint_globals() -> bool:
         np.str_, np.object_)]
     add_safe_globals([
         HistoryBuffer, core.multiarray._reconstruct, core.multiarray.scalar,
-        np.ndarray, np.dtype, *dtype_classes
+        np.ndarray, np.dtype, collections.Counter, *dtype_classes
     ])
     return True
 

@@ -3,8 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from mmpose_epipolar.geometry import (distort_normalized, project_points,
-                                      undistort_normalized, undistort_points)
+from mmpose_epipolar.geometry import (
+    distort_normalized,
+    project_points,
+    undistort_normalized,
+    undistort_points,
+)
 
 
 def test_project_matches_h36m_ground_truth_2d(h36m):

@@ -1,6 +1,5 @@
 """``epipolar_triangulate`` and the pseudo-label targets on real cameras,
 bad input and random rigs."""
-import itertools
 
 import cv2
 import numpy as np
@@ -9,10 +8,14 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mmpose_epipolar.geometry import (epipolar_triangulate, make_pseudo_labels,
-                                      pa_mpjpe, procrustes_align,
-                                      project_points, triangulate_dlt,
-                                      undistort_points)
+from mmpose_epipolar.geometry import (
+    epipolar_triangulate,
+    make_pseudo_labels,
+    pa_mpjpe,
+    procrustes_align,
+    triangulate_dlt,
+    undistort_points,
+)
 from mmpose_epipolar.geometry.triangulation import projection_matrices
 
 T = torch.from_numpy

@@ -6,10 +6,20 @@ import pytest
 import torch
 
 from mmpose_epipolar.geometry import (
-    decompose_essential, essential_from_fundamental, essential_from_points,
-    essential_from_pose, fundamental_from_points, hartley_normalize,
-    optimal_correction, recover_pose, robust_fundamental, sampson_error,
-    triangulate_dlt, triangulate_optimal_two_view, undistort_points)
+    decompose_essential,
+    essential_from_fundamental,
+    essential_from_points,
+    essential_from_pose,
+    fundamental_from_points,
+    hartley_normalize,
+    optimal_correction,
+    recover_pose,
+    robust_fundamental,
+    sampson_error,
+    triangulate_dlt,
+    triangulate_optimal_two_view,
+    undistort_points,
+)
 from mmpose_epipolar.geometry.triangulation import projection_matrices
 
 T = torch.from_numpy

@@ -1,5 +1,6 @@
 # Copyright (c) mmpose-epipolar contributors. All rights reserved.
+from .epipolar_pseudo_label import EpipolarPseudoLabel
 from .keypoint_depth import AttachKeypointDepth
 from .synthetic_occlusion import SyntheticOcclusion
 
-__all__ = ['AttachKeypointDepth', 'SyntheticOcclusion']
+__all__ = ['AttachKeypointDepth', 'EpipolarPseudoLabel', 'SyntheticOcclusion']
