@@ -15,7 +15,7 @@ _base_ = ['./td-vol_cbam-res50-wasp_1xb16-140e_h36m-256x256.py']
 selfsup_pipeline = dict(
     pretrain_config='../mpii/td-vol_cbam-res50-wasp_1xb16-140e_mpii-256x256.py',
     # Stage 2 runs the stage-1 model on the training views of this config.
-    pseudo_labels=dict(mode='pooled', reproj_thresh=15.0, min_views=2),
+    pseudo_labels=dict(mode='pooled', reproj_thresh=15.0, views=2),
 )
 pseudo_label_file = 'work_dirs/selfsup_h36m/pseudo_labels.npz'
 load_from = 'work_dirs/selfsup_h36m/stage1/best.pth'

@@ -1,0 +1,33 @@
+# Self-supervised Pose ResNet on the embedded multi-view dataset: the 3D
+# label of each training view is triangulated by the epipolar engine from
+# the stage-1 2D model's predictions in the four views of the same instant
+# (one relative pose per camera pair, pooled over each sequence); no 3D
+# ground truth or extrinsics are read. Run all stages with
+#   python tools/selfsup_pipeline.py THIS_CONFIG
+_base_ = ['./td-vol_cbam-res18-wasp_1xb16-20e_synthetic-128x128.py']
+
+selfsup_pipeline = dict(
+    pretrain_config='td-vol_cbam-res18-wasp_2d-1xb16-20e_synthetic-128x128.py',
+    # 256 x 256 images: a 4 px reprojection threshold is 15 px at H36M's
+    # 1000 x 1002.
+    pseudo_labels=dict(mode='pooled', reproj_thresh=4.0, views=2),
+)
+pseudo_label_file = 'work_dirs/selfsup_synthetic/pseudo_labels.npz'
+
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='EpipolarPseudoLabel', label_file=pseudo_label_file),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='AttachKeypointDepth'),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(
+        type='RandomBBoxTransform',
+        shift_prob=0,
+        scale_factor=(0.8, 1.2),
+        rotate_factor=20),
+    dict(type='TopdownAffine', input_size={{_base_.input_size}}),
+    dict(type='GenerateTarget', encoder={{_base_.codec}}),
+    dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}})
+]
+train_dataloader = dict(
+    dataset=dict(mode='self_supervised', pipeline=train_pipeline))
