@@ -52,3 +52,24 @@ def test_wrong_model_key_names_the_key():
     cfg.model.backbone.type = 'CBAMResNeXt'
     with pytest.raises(KeyError, match='CBAMResNeXt'):
         MODELS.build(cfg.model)
+
+
+def test_stage1_checkpoint_transfers_to_the_3d_network(repo_root):
+    """2D pre-training and 3D training share every weight of the network."""
+    base = repo_root / 'configs/body_3d_keypoint/pose_resnet'
+    pairs = [
+        ('mpii/td-vol_cbam-res50-wasp_1xb16-140e_mpii-256x256.py',
+         'h36m/td-vol_cbam-res50-wasp_selfsup-1xb16-140e_h36m-256x256.py'),
+        ('synthetic/td-vol_cbam-res18-wasp_2d-1xb16-20e_synthetic-128x128.py',
+         'synthetic/'
+         'td-vol_cbam-res18-wasp_selfsup-1xb16-20e_synthetic-128x128.py'),
+    ]
+    for stage1, stage3 in pairs:
+        cfg1 = Config.fromfile(str(base / stage1))
+        cfg3 = Config.fromfile(str(base / stage3))
+        assert cfg3.selfsup_pipeline.pretrain_config.endswith(
+            stage1.split('/')[-1])
+        state = MODELS.build(offline(cfg1.model)).state_dict()
+        result = MODELS.build(offline(cfg3.model)).load_state_dict(
+            state, strict=False)
+        assert result.missing_keys == [] and result.unexpected_keys == []
