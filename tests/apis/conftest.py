@@ -1,0 +1,38 @@
+import pytest
+import torch
+
+SYNTHETIC_CONFIG = ('configs/body_3d_keypoint/pose_resnet/synthetic/'
+                    'td-vol_cbam-res18-wasp_1xb16-20e_synthetic-128x128.py')
+H36M_IMAGE = ('mmpose-testdata/h36m/S1/S1_Directions_1.54138969/'
+              'S1_Directions_1.54138969_000001.jpg')
+
+
+def sharpen_(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Give a random model image-dependent, spread-out predictions.
+
+    PyTorch's default conv init shrinks activations layer after layer, so a
+    fresh model's soft-argmax sits at the crop centre whatever the image;
+    He-initialised convs and larger logits make keypoints move with the
+    input, which the comparisons below need to mean anything.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+                fan = module.weight[0].numel()
+                module.weight.copy_(
+                    torch.randn(module.weight.shape, generator=generator) *
+                    (2.0 / fan)**0.5)
+        model.head.final_layer.weight.mul_(30.0)
+    return model
+
+
+@pytest.fixture(scope='session')
+def sharp_model(repo_root):
+    from mmpose_epipolar.apis.inference import init_model
+    return sharpen_(init_model(str(repo_root / SYNTHETIC_CONFIG)))
+
+
+@pytest.fixture(scope='session')
+def h36m_image(shared_data):
+    return str(shared_data / H36M_IMAGE)
