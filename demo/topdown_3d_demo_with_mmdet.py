@@ -212,6 +212,7 @@ def load_camera(args, image_size: Tuple[int, int]) -> Optional[np.ndarray]:
 # Detection
 # ---------------------------------------------------------------------------
 def build_detector(args):
+    import torch
     from mmdet.apis import init_detector
     from mmengine.config import Config
     from mmpose.utils import adapt_mmdet_pipeline
@@ -219,6 +220,8 @@ def build_detector(args):
     config = Config.fromfile(resolve_config(args.det_config))
     check_checkpoint(args.det_checkpoint, 'detector')
     config = adapt_mmdet_pipeline(config)
+    # Random weights (no checkpoint) are then the same on every run.
+    torch.manual_seed(0)
     return init_detector(config, args.det_checkpoint, device=args.device)
 
 
@@ -251,17 +254,27 @@ def _ensure_tostring_rgb() -> None:
             self.buffer_rgba())[..., :3].tobytes()
 
 
-def build_visualizer(dataset_meta: Dict, radius: int, line_width: int):
-    import matplotlib
-    matplotlib.use('Agg')
-    _ensure_tostring_rgb()
-    from mmpose.visualization import Pose3dLocalVisualizer
-    visualizer = Pose3dLocalVisualizer(
-        name=f'pose3d_demo_{id(dataset_meta)}',
-        radius=radius,
-        line_width=line_width)
-    visualizer.set_dataset_meta(dataset_meta)
-    return visualizer
+class Visualizers:
+    """MMPose's 2D visualiser for the image and its 3D visualiser for one
+    plot per person (MMPose 1.3's 3D visualiser mis-shapes its canvas for
+    more than one instance, so each person gets a call of its own)."""
+
+    def __init__(self, dataset_meta: Dict, radius: int = 4,
+                 line_width: int = 2) -> None:
+        import matplotlib
+        matplotlib.use('Agg')
+        _ensure_tostring_rgb()
+        from mmpose.visualization import (
+            Pose3dLocalVisualizer,
+            PoseLocalVisualizer,
+        )
+        tag = id(self)
+        self.vis_2d = PoseLocalVisualizer(
+            name=f'pose2d_demo_{tag}', radius=radius, line_width=line_width)
+        self.vis_3d = Pose3dLocalVisualizer(
+            name=f'pose3d_demo_{tag}', radius=radius, line_width=line_width)
+        self.vis_2d.set_dataset_meta(dataset_meta)
+        self.vis_3d.set_dataset_meta(dataset_meta)
 
 
 def plot_coordinates(keypoints_3d: np.ndarray, root_index: int = 0
@@ -289,48 +302,51 @@ def draw_no_person(image: np.ndarray) -> np.ndarray:
     return canvas
 
 
-def draw_frame(visualizer, image: np.ndarray, samples, kpt_thr: float,
-               max_3d: int) -> np.ndarray:
+def draw_frame(visualizers: Visualizers, image: np.ndarray, samples,
+               kpt_thr: float, max_3d: int) -> np.ndarray:
     """The 2D skeletons beside one 3D plot per person (BGR image).
 
     The result is ``max(H, W)`` high and ``W + max(H, W) * min(N, max_3d)``
-    wide (one square 3D panel per person shown).
+    wide: the image (padded with white to that height) and one square 3D
+    panel per shown person (the highest box scores first).
     """
+    import cv2
     import mmcv
     from mmengine.structures import InstanceData
     from mmpose.structures import PoseDataSample, merge_data_samples
 
     if not samples:
         return draw_no_person(image)
-    merged = merge_data_samples(samples).pred_instances
-    order = np.argsort(-np.asarray(merged.bbox_scores).reshape(-1))
-    shown = order[:max(1, max_3d)]
+    merged = merge_data_samples(samples)
+    rgb = mmcv.bgr2rgb(image)
+    visualizers.vis_2d.add_datasample(
+        'result', rgb, merged, draw_gt=False, draw_heatmap=False,
+        draw_bbox=True, kpt_thr=kpt_thr, show=False)
+    panels = [visualizers.vis_2d.get_image()]
 
-    det_sample = PoseDataSample()
-    det_sample.pred_instances = InstanceData(
-        keypoints=np.asarray(merged.keypoints),
-        keypoint_scores=np.asarray(merged.keypoint_scores),
-        bboxes=np.asarray(merged.bboxes))
-    keypoints_3d = plot_coordinates(np.asarray(merged.keypoints_3d)[shown])
-    extent = float(np.ptp(keypoints_3d, axis=1).max()) if len(shown) else 1.
-    pose_sample = PoseDataSample()
-    pose_sample.pred_instances = InstanceData(
-        keypoints=keypoints_3d,
-        keypoint_scores=np.asarray(merged.keypoint_scores)[shown])
-    visualizer.add_datasample(
-        'result',
-        mmcv.bgr2rgb(image),
-        data_sample=pose_sample,
-        det_data_sample=det_sample,
-        draw_gt=False,
-        draw_2d=True,
-        draw_bbox=True,
-        convert_keypoint=False,
-        axis_limit=max(extent * 1.2, 1e-3),
-        num_instances=len(shown),
-        kpt_thr=kpt_thr,
-        show=False)
-    return mmcv.rgb2bgr(visualizer.get_image())
+    pred = merged.pred_instances
+    order = np.argsort(-np.asarray(pred.bbox_scores).reshape(-1))
+    keypoints_3d = plot_coordinates(np.asarray(pred.keypoints_3d))
+    for index in order[:max(1, max_3d)]:
+        sample = PoseDataSample()
+        sample.pred_instances = InstanceData(
+            keypoints=keypoints_3d[index:index + 1],
+            keypoint_scores=np.asarray(pred.keypoint_scores)[index:index +
+                                                              1])
+        extent = float(np.ptp(keypoints_3d[index], axis=0).max())
+        visualizers.vis_3d.add_datasample(
+            'result', rgb, sample, draw_gt=False, draw_2d=False,
+            convert_keypoint=False, axis_limit=max(1.2 * extent, 1e-3),
+            num_instances=1, kpt_thr=kpt_thr, show=False)
+        panels.append(visualizers.vis_3d.get_image())
+
+    height = max(panel.shape[0] for panel in panels)
+    panels = [
+        cv2.copyMakeBorder(panel, 0, height - panel.shape[0], 0, 0,
+                           cv2.BORDER_CONSTANT, value=(255, 255, 255))
+        for panel in panels
+    ]
+    return mmcv.rgb2bgr(np.concatenate(panels, axis=1))
 
 
 # ---------------------------------------------------------------------------
@@ -341,6 +357,7 @@ class Pipeline:
 
     def __init__(self, args) -> None:
         import torch
+
         from mmpose_epipolar.apis.inference import init_model
         self.args = args
         # Random weights (no checkpoint) are then the same on every run.
@@ -359,8 +376,8 @@ class Pipeline:
         else:
             self.detector = build_detector(args)
             self.source = args.det_config
-        self.visualizer = None if args.no_vis else build_visualizer(
-            self.model.dataset_meta, radius=4, line_width=2)
+        self.visualizer = None if args.no_vis else Visualizers(
+            self.model.dataset_meta)
 
     def boxes(self, image: np.ndarray, name: str) -> np.ndarray:
         if self.bboxes_data is not None:
@@ -408,6 +425,7 @@ def output_paths(output_root: str, path: str, video: bool) -> Tuple[str,
 def process_image(pipe: Pipeline, path: str) -> int:
     """Returns the number of people found."""
     import mmcv
+
     from mmpose_epipolar.apis.results_io import dump_json
     try:
         image = mmcv.imread(path)
@@ -438,6 +456,7 @@ def process_video(pipe: Pipeline, path: str) -> int:
     """Returns the number of frames with at least one person."""
     import cv2
     from mmengine.utils import ProgressBar
+
     from mmpose_epipolar.apis.results_io import dump_json
     reader = cv2.VideoCapture(path)
     if not reader.isOpened():

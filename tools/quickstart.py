@@ -20,7 +20,7 @@ import mmpose_epipolar  # noqa: E402,F401
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(
     ROOT, 'configs/body_3d_keypoint/pose_resnet/synthetic/'
-    'td-vol_cbam-res18-wasp_1xb16-20e_synthetic-128x128.py')
+    'td-vol_cbam-res18-wasp_1xb16-5e_synthetic-96x96.py')
 
 
 def parse_args():

@@ -1,6 +1,11 @@
 from .export import Pose3DExportWrapper, export_onnx
-from .inference import (REFERENCE_SKELETON_LENGTH_MM, estimate_root_depth,
-                        inference_topdown_3d, init_model, parse_intrinsics)
+from .inference import (
+                        REFERENCE_SKELETON_LENGTH_MM,
+                        estimate_root_depth,
+                        inference_topdown_3d,
+                        init_model,
+                        parse_intrinsics,
+)
 from .mmpose_tools import mmpose_tool_path, run_mmpose_tool
 from .onnx_runner import OnnxPose3D
 

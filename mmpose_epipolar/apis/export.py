@@ -39,7 +39,9 @@ class Pose3DExportWrapper(nn.Module):
             flip_test = bool((model.test_cfg or {}).get('flip_test', False))
         self.flip_test = flip_test
         # A plain list: traced as a constant index.
-        self.flip_indices = [int(i) for i in model.dataset_meta['flip_indices']]
+        self.flip_indices = [
+            int(i) for i in model.dataset_meta['flip_indices']
+        ]
 
     def _forward_once(self, inputs: Tensor) -> Tuple[Tensor, Tensor]:
         feats = self.model.extract_feat(inputs)

@@ -15,7 +15,7 @@ ort = pytest.importorskip('onnxruntime')
 onnx = pytest.importorskip('onnx')
 
 SYNTHETIC_CONFIG = ('configs/body_3d_keypoint/pose_resnet/synthetic/'
-                    'td-vol_cbam-res18-wasp_1xb16-20e_synthetic-128x128.py')
+                    'td-vol_cbam-res18-wasp_1xb16-5e_synthetic-96x96.py')
 BOXES = np.array([[330, 250, 640, 960], [100, 120, 420, 700],
                   [-50, 400, 300, 1100]], np.float32)
 
@@ -34,17 +34,17 @@ def test_graph_io_and_metadata(onnx_file, sharp_model):
     batch_dim = model.graph.input[0].type.tensor_type.shape.dim[0]
     assert batch_dim.dim_param == 'batch'
     meta = {p.key: json.loads(p.value) for p in model.metadata_props}
-    assert meta['input_size'] == [128, 128]
+    assert meta['input_size'] == [96, 96]
     assert meta['flip_test'] is True
     assert meta['bgr_to_rgb'] is True
-    assert meta['depth_extent'] == 128.0
+    assert meta['depth_extent'] == 96.0
     np.testing.assert_allclose(meta['mean'], [123.675, 116.28, 103.53])
     assert meta['keypoint_names'][9] == 'head'
     assert len(meta['skeleton']) == 15
 
 
 def test_onnxruntime_matches_pytorch(onnx_file, sharp_model):
-    inputs = torch.randn(3, 3, 128, 128,
+    inputs = torch.randn(3, 3, 96, 96,
                          generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         coords, scores = Pose3DExportWrapper(sharp_model)(inputs)
@@ -91,7 +91,7 @@ def test_runner_matches_inference_api(onnx_file, sharp_model, h36m_image,
 def test_export_without_flip_and_bad_size(sharp_model, tmp_path):
     path = export_onnx(sharp_model, str(tmp_path / 'noflip.onnx'),
                        flip_test=False)
-    inputs = torch.randn(2, 3, 128, 128,
+    inputs = torch.randn(2, 3, 96, 96,
                          generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         feats = sharp_model.extract_feat(inputs)

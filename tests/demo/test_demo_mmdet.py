@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 SYNTHETIC_CONFIG = ('configs/body_3d_keypoint/pose_resnet/synthetic/'
-                    'td-vol_cbam-res18-wasp_1xb16-20e_synthetic-128x128.py')
+                    'td-vol_cbam-res18-wasp_1xb16-5e_synthetic-96x96.py')
 H36M_IMAGE = ('mmpose-testdata/h36m/S8/S8_WalkDog_1.55011271/'
               'S8_WalkDog_1.55011271_000026.jpg')
 COCO_IMAGE = 'mmpose-testdata/coco/000000196141.jpg'
@@ -20,7 +20,8 @@ COCO_IMAGE = 'mmpose-testdata/coco/000000196141.jpg'
 @pytest.fixture(scope='module')
 def demo(repo_root):
     spec = importlib.util.spec_from_file_location(
-        'topdown_3d_demo', str(repo_root / 'demo/topdown_3d_demo_with_mmdet.py'))
+        'topdown_3d_demo',
+        str(repo_root / 'demo/topdown_3d_demo_with_mmdet.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

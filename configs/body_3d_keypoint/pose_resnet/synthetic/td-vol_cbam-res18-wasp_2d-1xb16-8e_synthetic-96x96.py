@@ -3,7 +3,7 @@
 # but the depth of the labels is never attached, so the codec gives zero z
 # weights and only (x, y) are learned (what MPII pre-training does for
 # Human3.6M). Evaluated by 2D PCK.
-_base_ = ['./td-vol_cbam-res18-wasp_1xb16-20e_synthetic-128x128.py']
+_base_ = ['./td-vol_cbam-res18-wasp_1xb16-5e_synthetic-96x96.py']
 
 train_pipeline = [
     dict(type='LoadImage'),
@@ -19,6 +19,20 @@ train_pipeline = [
     dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}})
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+max_epochs = 8
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+param_scheduler = [
+    dict(
+        type='LinearLR', begin=0, end=100, start_factor=0.01,
+        by_epoch=False),
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=max_epochs,
+        milestones=[6],
+        gamma=0.1,
+        by_epoch=True)
+]
 default_hooks = dict(checkpoint=dict(save_best='PCK', rule='greater'))
 val_evaluator = dict(type='PCKAccuracy', thr=0.05, norm_item='bbox')
 test_evaluator = val_evaluator

@@ -1,10 +1,11 @@
 # Pose ResNet at a CPU-friendly size on the embedded synthetic multi-view
 # dataset (generated on first use into data/synthetic_h36m/): the quick
-# start's fully supervised run. CBAM-ResNet-18 + WASP + volumetric head,
-# 128 x 128 input, 32 x 32 x 32 volume per joint.
+# start's fully supervised run, initialised from the stage-1 2D model like
+# the paper's (load_from). CBAM-ResNet-18 + WASP + volumetric head,
+# 96 x 96 input, 24 x 24 x 24 volume per joint.
 _base_ = ['../h36m/td-vol_cbam-res50-wasp_1xb16-140e_h36m-256x256.py']
 
-input_size = (128, 128)
+input_size = (96, 96)
 codec = dict(type='VolumetricIntegralLabel', input_size=input_size)
 
 model = dict(
@@ -12,12 +13,13 @@ model = dict(
     neck=dict(in_channels=512, out_channels=256, branch_channels=128),
     head=dict(
         in_channels=256,
-        depth_bins=32,
+        depth_bins=24,
         deconv_out_channels=(128, 128, 128),
         decoder=codec),
     test_cfg=dict(flip_test=True))
 
-train_cfg = dict(max_epochs=20, val_interval=5)
+max_epochs = 5
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
     dict(
         type='LinearLR', begin=0, end=100, start_factor=0.01,
@@ -25,8 +27,8 @@ param_scheduler = [
     dict(
         type='MultiStepLR',
         begin=0,
-        end=20,
-        milestones=[14, 18],
+        end=max_epochs,
+        milestones=[4],
         gamma=0.1,
         by_epoch=True)
 ]
