@@ -73,3 +73,29 @@ def test_stage1_checkpoint_transfers_to_the_3d_network(repo_root):
         result = MODELS.build(offline(cfg3.model)).load_state_dict(
             state, strict=False)
         assert result.missing_keys == [] and result.unexpected_keys == []
+
+
+SELFSUP = [p for p in CONFIGS if '_selfsup' in p.name]
+
+
+@pytest.mark.parametrize('path', SELFSUP, ids=lambda p: p.name)
+def test_pipeline_stage1_has_the_stage3_architecture(path):
+    """Ablations change both stages, so stage-1 weights always transfer."""
+    from mmpose_epipolar.apis.selfsup_pipeline import (load_configs,
+                                                       parse_args)
+    cfg, stage1, work_dir = load_configs(parse_args([str(path)]))
+    assert work_dir.endswith(path.stem)
+    keys3 = set(MODELS.build(offline(cfg.model)).state_dict())
+    keys1 = set(MODELS.build(offline(stage1.model)).state_dict())
+    assert keys1 == keys3
+    pipeline = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
+    assert 'EpipolarPseudoLabel' in pipeline
+    assert cfg.train_dataloader.dataset.mode == 'self_supervised'
+    if 'noocc' in path.name:
+        assert 'SyntheticOcclusion' not in pipeline
+    if path.name.startswith('td-vol_res50'):
+        assert not any(k.startswith('backbone.cbam') for k in keys3)
+    if '_cbam-res50_' in path.name:
+        assert not any(k.startswith('neck.') for k in keys3)
+    assert cfg.selfsup_pipeline.get('init_from_stage1', True) == (
+        'scratch' not in path.name)

@@ -1,14 +1,25 @@
-"""The quick start: generate the embedded dataset, train, evaluate.
+"""The quick start: the whole method on the embedded dataset, on a CPU.
 
-Runs on CPU with no download: the synthetic multi-view dataset is generated
-into ``data/synthetic_h36m/`` (reused when present), the CPU-sized Pose
-ResNet trains on it with full 3D supervision, and the test split (subjects
-S9 and S11) is evaluated, next to the mean-pose baseline.
+1. generates the synthetic multi-view dataset into ``--data-root`` (reused
+   when present);
+2. runs the self-supervised pipeline (``tools/selfsup_pipeline.py``):
+   2D pre-training, 2D inference on every training view and epipolar
+   pseudo-labels, self-supervised 3D training from the 2D weights;
+3. trains the fully supervised counterpart from the same 2D weights;
+4. evaluates both on the test subjects (S9, S11) and prints one table with
+   the mean-pose baseline and the pseudo-labels' own error; saves the loss
+   curves and the per-joint chart as images.
+
+Every stage is skipped when its output exists and resumes when interrupted,
+so running the command again continues where it stopped.
 
 Usage:
-    python tools/quickstart.py [--epochs N] [--work-dir DIR] [--data-root DIR]
+    python tools/quickstart.py [--work-dir work_dirs/quickstart]
+        [--data-root data/synthetic_h36m] [--device cpu]
 """
 import argparse
+import copy
+import json
 import os.path as osp
 import sys
 import time
@@ -18,52 +29,148 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmpose_epipolar  # noqa: E402,F401
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(
-    ROOT, 'configs/body_3d_keypoint/pose_resnet/synthetic/'
-    'td-vol_cbam-res18-wasp_1xb16-5e_synthetic-96x96.py')
+CONFIG_DIR = osp.join(ROOT, 'configs/body_3d_keypoint/pose_resnet/synthetic')
+SELFSUP = 'td-vol_cbam-res18-wasp_selfsup-1xb16-5e_synthetic-96x96.py'
+SUPERVISED = 'td-vol_cbam-res18-wasp_1xb16-5e_synthetic-96x96.py'
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--epochs', type=int, default=None,
-                        help='training epochs (default: the config\'s)')
     parser.add_argument('--work-dir', default='work_dirs/quickstart')
     parser.add_argument('--data-root', default='data/synthetic_h36m')
     return parser.parse_args()
 
 
+def point_to_data(cfg, data_root: str) -> None:
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = data_root
+
+
+def evaluate(cfg, checkpoint: str, out_dir: str) -> dict:
+    """Test-split metrics of a checkpoint, with the per-joint chart."""
+    from mmengine.runner import Runner
+    metrics_file = osp.join(out_dir, 'metrics.json')
+    if osp.isfile(metrics_file):
+        with open(metrics_file) as f:
+            return json.load(f)
+    cfg = copy.deepcopy(cfg)
+    cfg.load_from = checkpoint
+    cfg.resume = False
+    cfg.work_dir = out_dir
+    cfg.test_evaluator = dict(type='Body3DMPJPE', out_dir=out_dir)
+    metrics = Runner.from_cfg(cfg).test()
+    with open(metrics_file, 'w') as f:
+        json.dump(metrics, f, indent=2)
+    return metrics
+
+
+def plot_losses(runs: dict, out_file: str) -> None:
+    """Training loss curves from MMEngine's ``vis_data/scalars.json``."""
+    import glob
+
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, work_dir in runs.items():
+        files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                          'scalars.json')))
+        steps, losses = [], []
+        for path in files:
+            with open(path) as f:
+                for line in f:
+                    record = json.loads(line)
+                    if 'loss' in record and 'step' in record:
+                        steps.append(record['step'])
+                        losses.append(record['loss'])
+        if steps:
+            ax.plot(steps, losses, label=name)
+    ax.set_xlabel('iteration')
+    ax.set_ylabel('training loss (smooth-L1)')
+    ax.set_yscale('log')
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=100)
+    plt.close(fig)
+
+
 def main():
     args = parse_args()
     from mmengine.config import Config
-    from mmengine.runner import Runner
+    from mmpose.registry import DATASETS
 
-    from mmpose_epipolar.evaluation.baselines import mean_pose_errors
-
-    cfg = Config.fromfile(CONFIG)
-    cfg.work_dir = args.work_dir
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = args.data_root
-    if args.epochs:
-        cfg.train_cfg.max_epochs = args.epochs
-        cfg.train_cfg.val_interval = args.epochs
-    cfg.default_hooks.checkpoint.save_best = None
+    from mmpose_epipolar.apis.selfsup_pipeline import (run_stages,
+                                                       stage_paths, train)
+    from mmpose_epipolar.evaluation import (mean_pose_errors,
+                                            pseudo_label_errors)
 
     start = time.time()
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    metrics = runner.test()
-    baseline = mean_pose_errors(runner.train_dataloader.dataset,
-                                runner.test_dataloader.dataset)
+    selfsup = Config.fromfile(osp.join(CONFIG_DIR, SELFSUP))
+    stage1 = Config.fromfile(
+        osp.join(CONFIG_DIR, selfsup.selfsup_pipeline.pretrain_config))
+    supervised = Config.fromfile(osp.join(CONFIG_DIR, SUPERVISED))
+    for cfg in (selfsup, stage1, supervised):
+        point_to_data(cfg, args.data_root)
 
-    print(f'\nQuick start finished in {time.time() - start:.0f} s; '
-          f'checkpoints and logs in {osp.abspath(args.work_dir)}')
-    print(f'{"model (synthetic test split)":34s} {"MPJPE":>8s} '
-          f'{"P-MPJPE":>8s} {"N-MPJPE":>8s}   (mm)')
-    print(f'{"mean-pose baseline":34s} {baseline["MPJPE"]:8.1f} '
-          f'{baseline["P-MPJPE"]:8.1f} {baseline["N-MPJPE"]:8.1f}')
-    print(f'{"Pose ResNet, fully supervised":34s} '
-          f'{metrics["h36m/MPJPE"]:8.1f} {metrics["h36m/P-MPJPE"]:8.1f} '
-          f'{metrics["h36m/N-MPJPE"]:8.1f}')
+    print(f'[data] embedded synthetic dataset in {args.data_root}')
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmpose')
+    train_set = DATASETS.build(
+        dict(type='SyntheticMultiViewDataset', data_root=args.data_root,
+             mode='supervised'))
+    test_set = DATASETS.build(
+        dict(type='SyntheticMultiViewDataset', data_root=args.data_root,
+             mode='test', test_mode=True))
+
+    outputs = run_stages(selfsup, stage1, args.work_dir)
+    paths = stage_paths(args.work_dir)
+
+    supervised.load_from = outputs['stage1_checkpoint']
+    supervised.work_dir = osp.join(args.work_dir, 'supervised')
+    supervised_ckpt = train(supervised, 'fully supervised')
+
+    results = {
+        'mean-pose baseline': mean_pose_errors(train_set, test_set),
+        'pseudo-labels (training views)': pseudo_label_errors(
+            paths['labels'], train_set),
+        'Pose ResNet, self-supervised': evaluate(
+            selfsup, outputs['stage3_checkpoint'],
+            osp.join(args.work_dir, 'eval_selfsup')),
+        'Pose ResNet, fully supervised': evaluate(
+            supervised, supervised_ckpt,
+            osp.join(args.work_dir, 'eval_supervised')),
+    }
+    plot_losses(
+        {
+            'stage 1 (2D)': paths['stage1'],
+            'self-supervised 3D': paths['stage3'],
+            'fully supervised 3D': supervised.work_dir
+        }, osp.join(args.work_dir, 'loss_curves.png'))
+    with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
+        json.dump(results, f, indent=2)
+    print_table(results, args.work_dir, time.time() - start)
+
+
+def print_table(results: dict, work_dir: str, seconds: float) -> None:
+    print(f'\nQuick start finished in {seconds / 60:.1f} min. '
+          'Synthetic test subjects S9 and S11; root-aligned errors in mm '
+          '(predictions placed with the ground-truth root depth, as '
+          'EpipolarPose evaluates).')
+    print(f'{"":34s} {"MPJPE":>8s} {"P-MPJPE":>8s} {"N-MPJPE":>8s}')
+    for name, metrics in results.items():
+        values = [
+            metrics.get(key, metrics.get(f'h36m/{key}', float('nan')))
+            for key in ('MPJPE', 'P-MPJPE', 'N-MPJPE')
+        ]
+        extra = ''
+        if 'valid_fraction' in metrics:
+            extra = f'   ({100 * metrics["valid_fraction"]:.0f}% valid)'
+        print(f'{name:34s} ' + ' '.join(f'{v:8.1f}' for v in values) + extra)
+    print(f'\nCheckpoints and logs: {osp.abspath(work_dir)}/'
+          '{stage1_2d,stage3_selfsup,supervised}; pseudo-labels: '
+          'pseudo_labels.npz; loss curves: loss_curves.png; per-joint charts:'
+          ' eval_*/per_joint_mpjpe.png; numbers: results.json')
 
 
 if __name__ == '__main__':

@@ -6,7 +6,8 @@
    the self-supervised config (which holds no labels), and the epipolar
    engine triangulates each synchronous frame (``tools/make_pseudo_labels.py``);
 3. self-supervised 3D training of the same network, initialised from the
-   stage-1 weights, against the pseudo-labels.
+   stage-1 weights (unless ``selfsup_pipeline.init_from_stage1`` is
+   False, the transfer-learning ablation), against the pseudo-labels.
 
 Each stage is skipped when its output exists, and a training stage that was
 interrupted resumes from its last checkpoint, so the command can simply be
@@ -37,12 +38,15 @@ def parse_args(argv: Optional[List[str]] = None):
     return parser.parse_args(argv)
 
 
-def stage_paths(work_dir: str) -> Dict[str, str]:
+def stage_paths(work_dir: str, stage3_name: str = 'selfsup') -> Dict[str, str]:
+    """Where the stages write. Configs sharing a work dir share stages 1
+    and 2 (the ablations reuse the same 2D model and labels); stage 3 gets
+    a folder of its own per config."""
     return dict(
         stage1=osp.join(work_dir, 'stage1_2d'),
         predictions=osp.join(work_dir, 'stage2_predictions.pkl'),
         labels=osp.join(work_dir, 'pseudo_labels.npz'),
-        stage3=osp.join(work_dir, 'stage3_selfsup'))
+        stage3=osp.join(work_dir, f'stage3_{stage3_name}'))
 
 
 def final_checkpoint(cfg) -> str:
@@ -132,7 +136,12 @@ def load_configs(args):
         osp.dirname(osp.abspath(args.config)),
         cfg.selfsup_pipeline.pretrain_config)
     stage1 = Config.fromfile(stage1_path)
+    # Ablations change the architecture of both stages alike.
+    stage1.merge_from_dict(
+        cfg.selfsup_pipeline.get('pretrain_options', {}).to_dict()
+        if 'pretrain_options' in cfg.selfsup_pipeline else {})
     stage1.merge_from_dict(args.stage1_options)
+    cfg.stage3_name = osp.splitext(osp.basename(args.config))[0]
     return cfg, stage1, work_dir
 
 
@@ -149,7 +158,7 @@ def run_pipeline(argv: Optional[List[str]] = None) -> Dict[str, str]:
 
 def run_stages(cfg, stage1, work_dir: str) -> Dict[str, str]:
     """Run stages 1 to 3 of loaded configs; see :func:`run_pipeline`."""
-    paths = stage_paths(work_dir)
+    paths = stage_paths(work_dir, cfg.get('stage3_name', 'selfsup'))
 
     stage1.work_dir = paths['stage1']
     stage1_ckpt = train(stage1, 'stage 1')
@@ -158,7 +167,10 @@ def run_stages(cfg, stage1, work_dir: str) -> Dict[str, str]:
     make_labels(cfg, paths['predictions'], paths['labels'])
 
     set_label_file(cfg.train_dataloader.dataset.pipeline, paths['labels'])
-    cfg.load_from = stage1_ckpt
+    # Transfer learning (the paper's default); the ablation starts from
+    # scratch and uses stage 1 only for the pseudo-labels.
+    if cfg.selfsup_pipeline.get('init_from_stage1', True):
+        cfg.load_from = stage1_ckpt
     cfg.work_dir = paths['stage3']
     stage3_ckpt = train(cfg, 'stage 3')
 
