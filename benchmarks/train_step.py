@@ -31,13 +31,14 @@ import torch
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmpose  # noqa: E402
-import mmpose_epipolar  # noqa: E402,F401
 from mmengine.config import Config  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.structures import InstanceData  # noqa: E402
 from mmpose.registry import KEYPOINT_CODECS, MODELS  # noqa: E402
 from mmpose.structures import PoseDataSample  # noqa: E402
+
+import mmpose_epipolar  # noqa: E402,F401
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 OURS = osp.join(ROOT, 'configs/_base_/models/pose-resnet_cbam-res50-wasp.py')

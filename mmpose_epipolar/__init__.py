@@ -3,8 +3,11 @@
 Importing the package first applies two compatibility fixes (each a no-op
 where not needed), then registers every component into MMPose's registries.
 """
-from .utils.compat import (allow_mmengine_checkpoint_globals,
-                           check_mmcv_ops, patch_torchvision_ops)
+from .utils.compat import (
+                           allow_mmengine_checkpoint_globals,
+                           check_mmcv_ops,
+                           patch_torchvision_ops,
+)
 
 patch_torchvision_ops()
 allow_mmengine_checkpoint_globals()

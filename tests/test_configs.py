@@ -60,9 +60,9 @@ def test_stage1_checkpoint_transfers_to_the_3d_network(repo_root):
     pairs = [
         ('mpii/td-vol_cbam-res50-wasp_1xb16-140e_mpii-256x256.py',
          'h36m/td-vol_cbam-res50-wasp_selfsup-1xb16-140e_h36m-256x256.py'),
-        ('synthetic/td-vol_cbam-res18-wasp_2d-1xb16-8e_synthetic-96x96.py',
+        ('synthetic/td-vol_cbam-res18-wasp_2d-1xb16-10e_synthetic-96x96.py',
          'synthetic/'
-         'td-vol_cbam-res18-wasp_selfsup-1xb16-5e_synthetic-96x96.py'),
+         'td-vol_cbam-res18-wasp_selfsup-1xb16-6e_synthetic-96x96.py'),
     ]
     for stage1, stage3 in pairs:
         cfg1 = Config.fromfile(str(base / stage1))
@@ -81,8 +81,7 @@ SELFSUP = [p for p in CONFIGS if '_selfsup' in p.name]
 @pytest.mark.parametrize('path', SELFSUP, ids=lambda p: p.name)
 def test_pipeline_stage1_has_the_stage3_architecture(path):
     """Ablations change both stages, so stage-1 weights always transfer."""
-    from mmpose_epipolar.apis.selfsup_pipeline import (load_configs,
-                                                       parse_args)
+    from mmpose_epipolar.apis.selfsup_pipeline import load_configs, parse_args
     cfg, stage1, work_dir = load_configs(parse_args([str(path)]))
     assert work_dir.endswith(path.stem)
     keys3 = set(MODELS.build(offline(cfg.model)).state_dict())

@@ -14,7 +14,11 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmpose_epipolar.apis.pseudo_labels import (  # noqa: E402,F401
-    group_frames, load_predictions, main, relative_imgname)
+    group_frames,
+    load_predictions,
+    main,
+    relative_imgname,
+)
 
 if __name__ == '__main__':
     main()

@@ -30,8 +30,8 @@ import mmpose_epipolar  # noqa: E402,F401
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = osp.join(ROOT, 'configs/body_3d_keypoint/pose_resnet/synthetic')
-SELFSUP = 'td-vol_cbam-res18-wasp_selfsup-1xb16-5e_synthetic-96x96.py'
-SUPERVISED = 'td-vol_cbam-res18-wasp_1xb16-5e_synthetic-96x96.py'
+SELFSUP = 'td-vol_cbam-res18-wasp_selfsup-1xb16-6e_synthetic-96x96.py'
+SUPERVISED = 'td-vol_cbam-res18-wasp_1xb16-6e_synthetic-96x96.py'
 
 
 def parse_args():
@@ -49,6 +49,8 @@ def point_to_data(cfg, data_root: str) -> None:
 def evaluate(cfg, checkpoint: str, out_dir: str) -> dict:
     """Test-split metrics of a checkpoint, with the per-joint chart."""
     from mmengine.runner import Runner
+
+    from mmpose_epipolar.apis.selfsup_pipeline import own_visualizer
     metrics_file = osp.join(out_dir, 'metrics.json')
     if osp.isfile(metrics_file):
         with open(metrics_file) as f:
@@ -58,6 +60,7 @@ def evaluate(cfg, checkpoint: str, out_dir: str) -> dict:
     cfg.resume = False
     cfg.work_dir = out_dir
     cfg.test_evaluator = dict(type='Body3DMPJPE', out_dir=out_dir)
+    own_visualizer(cfg)
     metrics = Runner.from_cfg(cfg).test()
     with open(metrics_file, 'w') as f:
         json.dump(metrics, f, indent=2)
@@ -100,10 +103,15 @@ def main():
     from mmengine.config import Config
     from mmpose.registry import DATASETS
 
-    from mmpose_epipolar.apis.selfsup_pipeline import (run_stages,
-                                                       stage_paths, train)
-    from mmpose_epipolar.evaluation import (mean_pose_errors,
-                                            pseudo_label_errors)
+    from mmpose_epipolar.apis.selfsup_pipeline import (
+        run_stages,
+        stage_paths,
+        train,
+    )
+    from mmpose_epipolar.evaluation import (
+        mean_pose_errors,
+        pseudo_label_errors,
+    )
 
     start = time.time()
     selfsup = Config.fromfile(osp.join(CONFIG_DIR, SELFSUP))

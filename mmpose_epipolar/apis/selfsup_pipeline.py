@@ -4,7 +4,8 @@
    embedded dataset with its depth dropped);
 2. pseudo-labels: the stage-1 model predicts 2D on every training view of
    the self-supervised config (which holds no labels), and the epipolar
-   engine triangulates each synchronous frame (``tools/make_pseudo_labels.py``);
+   engine triangulates each synchronous frame
+   (``tools/make_pseudo_labels.py``);
 3. self-supervised 3D training of the same network, initialised from the
    stage-1 weights (unless ``selfsup_pipeline.init_from_stage1`` is
    False, the transfer-learning ablation), against the pseudo-labels.
@@ -54,9 +55,17 @@ def final_checkpoint(cfg) -> str:
     return osp.join(cfg.work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
 
 
+def own_visualizer(cfg) -> None:
+    """Give a run its own visualizer: MMEngine keeps one instance per name
+    in the process, so later runs would log into the first run's folder."""
+    if cfg.get('visualizer'):
+        cfg.visualizer.name = f'visualizer@{osp.abspath(cfg.work_dir)}'
+
+
 def train(cfg, stage: str) -> str:
     """Train ``cfg`` unless finished; resume if interrupted."""
     from mmengine.runner import Runner, find_latest_checkpoint
+    own_visualizer(cfg)
     final = final_checkpoint(cfg)
     if osp.isfile(final):
         print(f'[{stage}] done already: {final}')
@@ -91,6 +100,7 @@ def predict_2d(stage1_cfg, selfsup_cfg, checkpoint: str,
     cfg.test_cfg = dict()
     cfg.load_from = checkpoint
     cfg.work_dir = osp.join(osp.dirname(out_file), 'stage2_inference')
+    own_visualizer(cfg)
     print(f'[stage 2] 2D inference of {checkpoint} on '
           f"{dataset['type']} (mode={dataset.get('mode')})")
     Runner.from_cfg(cfg).test()

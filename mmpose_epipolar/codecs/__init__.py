@@ -1,6 +1,8 @@
-from .volumetric_integral_label import (VolumetricIntegralLabel,
+from .volumetric_integral_label import (
+                                        VolumetricIntegralLabel,
                                         depth_from_camera_points,
-                                        lift_to_camera)
+                                        lift_to_camera,
+)
 
 __all__ = [
     'VolumetricIntegralLabel', 'depth_from_camera_points', 'lift_to_camera'

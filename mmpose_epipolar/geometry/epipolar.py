@@ -34,10 +34,10 @@ import torch
 from torch import Tensor
 
 from ._utils import ArrayLike, to_tensor
+from .bundle_adjustment import bundle_adjust as refine_by_bundle_adjustment
 from .distortion import undistort_points
 from .essential import essential_from_points, recover_pose
 from .robust import _refit, _weighted_median, robust_fundamental
-from .bundle_adjustment import bundle_adjust as refine_by_bundle_adjustment
 from .triangulation import (
     projection_matrices,
     triangulate_dlt,

@@ -1,4 +1,10 @@
-from .compat import (allow_mmengine_checkpoint_globals, check_mmcv_ops,
-                     patch_torchvision_ops)
+from .compat import (
+                     allow_mmengine_checkpoint_globals,
+                     check_mmcv_ops,
+                     patch_torchvision_ops,
+)
 
-__all__ = ['check_mmcv_ops', 'patch_torchvision_ops', 'allow_mmengine_checkpoint_globals']
+__all__ = [
+    'check_mmcv_ops', 'patch_torchvision_ops',
+    'allow_mmengine_checkpoint_globals'
+]

@@ -1,8 +1,11 @@
 import numpy as np
 import pytest
 
-from mmpose_epipolar.codecs import (VolumetricIntegralLabel,
-                                    depth_from_camera_points, lift_to_camera)
+from mmpose_epipolar.codecs import (
+    VolumetricIntegralLabel,
+    depth_from_camera_points,
+    lift_to_camera,
+)
 
 
 def _h36m_sample(shared_data):

@@ -5,8 +5,7 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmpose.evaluation.functional import keypoint_mpjpe
-from mmpose.evaluation.functional.mesh_eval import \
-    compute_similarity_transform
+from mmpose.evaluation.functional.mesh_eval import compute_similarity_transform
 from mmpose.registry import METRICS
 
 ALIGNMENTS = {'MPJPE': 'none', 'P-MPJPE': 'procrustes', 'N-MPJPE': 'scale'}

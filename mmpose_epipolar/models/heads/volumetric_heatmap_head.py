@@ -7,11 +7,17 @@ from mmpose.evaluation.functional import keypoint_pck_accuracy
 from mmpose.models.heads import HeatmapHead
 from mmpose.registry import MODELS
 from mmpose.utils.tensor_utils import to_numpy
-from mmpose.utils.typing import (ConfigType, OptConfigType, OptSampleList,
-                                 Predictions)
+from mmpose.utils.typing import (
+    ConfigType,
+    OptConfigType,
+    OptSampleList,
+    Predictions,
+)
 from torch import Tensor
 
 from ..utils import peak_mass, soft_argmax_3d
+
+IntSequence = Optional[Sequence[int]]
 
 
 def flip_back_coords(coords: Tensor, flip_indices: Sequence[int],
@@ -68,8 +74,8 @@ class VolumetricHeatmapHead(HeatmapHead):
                  in_channels: int,
                  num_keypoints: int,
                  depth_bins: int = 64,
-                 deconv_out_channels: Optional[Sequence[int]] = (256, 256, 256),
-                 deconv_kernel_sizes: Optional[Sequence[int]] = (4, 4, 4),
+                 deconv_out_channels: IntSequence = (256, 256, 256),
+                 deconv_kernel_sizes: IntSequence = (4, 4, 4),
                  beta: float = 1.0,
                  axis_weights: Sequence[float] = (1.0, 1.0, 1.0),
                  loss: ConfigType = dict(type='MaskedSmoothL1Loss'),

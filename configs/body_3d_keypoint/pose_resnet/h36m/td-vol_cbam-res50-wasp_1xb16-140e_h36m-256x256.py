@@ -10,8 +10,8 @@ _base_ = [
 
 train_cfg = dict(max_epochs=140, val_interval=10)
 default_hooks = dict(checkpoint=dict(save_best='h36m/MPJPE', rule='less'))
-# The MPII stage-1 checkpoint (2D pre-training) in the 3D network:
-# load_from = 'work_dirs/td-vol_cbam-res50-wasp_1xb16-140e_mpii-256x256/best.pth'
+# Start from the MPII stage-1 checkpoint (2D pre-training), e.g.
+#   --cfg-options load_from=work_dirs/td-vol_cbam-res50-wasp_1xb16-140e_mpii-256x256/epoch_140.pth
 
 dataset_type = 'H36MMultiViewDataset'
 data_root = 'data/h36m/'

@@ -3,7 +3,7 @@
 # but the depth of the labels is never attached, so the codec gives zero z
 # weights and only (x, y) are learned (what MPII pre-training does for
 # Human3.6M). Evaluated by 2D PCK.
-_base_ = ['./td-vol_cbam-res18-wasp_1xb16-5e_synthetic-96x96.py']
+_base_ = ['./td-vol_cbam-res18-wasp_1xb16-6e_synthetic-96x96.py']
 
 train_pipeline = [
     dict(type='LoadImage'),
@@ -12,14 +12,14 @@ train_pipeline = [
     dict(
         type='RandomBBoxTransform',
         shift_prob=0,
-        scale_factor=(0.8, 1.2),
-        rotate_factor=20),
+        scale_factor=(0.9, 1.1),
+        rotate_factor=0),
     dict(type='TopdownAffine', input_size={{_base_.input_size}}),
     dict(type='GenerateTarget', encoder={{_base_.codec}}),
     dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}})
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-max_epochs = 8
+max_epochs = 10
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
     dict(
@@ -29,7 +29,7 @@ param_scheduler = [
         type='MultiStepLR',
         begin=0,
         end=max_epochs,
-        milestones=[6],
+        milestones=[8],
         gamma=0.1,
         by_epoch=True)
 ]
