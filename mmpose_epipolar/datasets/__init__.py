@@ -4,7 +4,6 @@ from .h36m_utils import (
     H36MImageName,
     h36m_camera_to_param,
     parse_h36m_imgname,
-    scale_free_depth,
 )
 from .joint_layouts import (
     H36M17_TO_16,
@@ -25,7 +24,7 @@ from .view_group_sampler import ViewGroupBatchSampler
 __all__ = [
     'H36MMultiViewDataset', 'SyntheticMultiViewDataset',
     'ViewGroupBatchSampler', 'H36MImageName', 'parse_h36m_imgname',
-    'h36m_camera_to_param', 'scale_free_depth', 'H36M17_TO_16',
+    'h36m_camera_to_param', 'H36M17_TO_16',
     'MPII_TO_H36M16', 'MPII_TO_H36M16_CONVERTER',
     'keypoint_converter_mapping', 'load_occluder_bank', 'mask_to_rgba',
     'polygons_to_mask', 'save_occluder_bank'

@@ -21,11 +21,11 @@ from mmengine.logging import print_log
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
 
+from ..codecs import depth_from_camera_points
 from .h36m_utils import (
     H36MImageName,
     h36m_camera_to_param,
     parse_h36m_imgname,
-    scale_free_depth,
 )
 from .joint_layouts import JOINT_LAYOUTS
 
@@ -387,15 +387,16 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
             raise ValueError(
                 f'Annotation file {self.ann_file}: key "S" has a root depth '
                 f'<= 0 (or NaN) for image {ann["imgname"][rows[bad[0]]]!r}')
-        f_mean = np.array([
+        focal = np.stack([
             self.camera_params[(names[r].subject,
-                                names[r].camera_id)]['f'].mean() for r in rows
+                                names[r].camera_id)]['f'].reshape(2)
+            for r in rows
         ])
         return dict(
             keypoints=part[..., :2].astype(np.float32),
             keypoints_visible=np.minimum(1, part[..., 2]).astype(np.float32),
-            keypoints_depth=scale_free_depth(points_cam,
-                                             f_mean).astype(np.float32),
+            keypoints_depth=depth_from_camera_points(
+                points_cam, focal).astype(np.float32),
             keypoints_cam=(points_cam * 1000.).astype(np.float32))
 
     def filter_data(self) -> List[dict]:

@@ -88,23 +88,3 @@ def h36m_camera_to_param(cam: Dict) -> Dict:
         distortion=distortion,
         R=np.asarray(cam['R'], dtype=np.float64).reshape(3, 3),
         T=np.asarray(cam['T'], dtype=np.float64).reshape(3))
-
-
-def scale_free_depth(points_cam: np.ndarray, f_mean: np.ndarray,
-                     root_index: int = 0) -> np.ndarray:
-    """Root-relative depth in pixel units: ``f * (Z - Z_root) / Z_root``.
-
-    The unit cancels, so ``points_cam`` may be in metres or millimetres.
-
-    Args:
-        points_cam (np.ndarray): Camera-frame joints, shape (N, J, 3).
-        f_mean (np.ndarray): Mean focal length ``(fx + fy) / 2`` per sample,
-            shape (N,).
-        root_index (int): Index of the root joint. Defaults to 0.
-
-    Returns:
-        np.ndarray: Depth encoding, shape (N, J).
-    """
-    z = points_cam[..., 2]
-    z_root = z[:, root_index:root_index + 1]
-    return np.asarray(f_mean).reshape(-1, 1) * (z - z_root) / z_root

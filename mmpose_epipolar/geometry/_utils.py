@@ -1,5 +1,5 @@
 """Small helpers shared by the geometry modules (not part of the API)."""
-from typing import Tuple, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -98,3 +98,27 @@ def solve_sym3(m: Tensor, b: Tensor) -> Tuple[Tensor, Tensor]:
     safe = torch.where(det.abs() > 0, det, torch.ones_like(det))
     x = (adj @ b[..., None])[..., 0] / safe[..., None]
     return x, det
+
+
+def sanitize_correspondences(
+        x1: Tensor, x2: Tensor,
+        weights: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
+    """Zero the weight (and the coordinates) of non-finite correspondences.
+
+    Args:
+        x1 (Tensor): Points of image 1, (B, N, 2).
+        x2 (Tensor): Points of image 2, (B, N, 2).
+        weights (Tensor, optional): Confidences (B, N); None means ones.
+
+    Returns:
+        tuple: ``x1``, ``x2`` with 0 where not finite, and ``weights`` with
+        0 where either point is not finite or the weight is not positive.
+    """
+    if weights is None:
+        weights = torch.ones_like(x1[..., 0])
+    finite = torch.isfinite(x1).all(-1) & torch.isfinite(x2).all(-1)
+    weights = torch.where(finite & (weights > 0), weights,
+                          torch.zeros_like(weights))
+    x1 = torch.where(finite[..., None], x1, torch.zeros_like(x1))
+    x2 = torch.where(finite[..., None], x2, torch.zeros_like(x2))
+    return x1, x2, weights

@@ -5,7 +5,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from ._utils import homogeneous, smallest_eigvec
+from ._utils import homogeneous, sanitize_correspondences, smallest_eigvec
 from .normalization import hartley_normalize
 
 #: A problem whose second-smallest eigenvalue of ``A^T A`` is below this
@@ -73,13 +73,7 @@ def fundamental_from_points(
     if x1.shape != x2.shape or x1.shape[-1] != 2:
         raise ValueError(f'x1 and x2 must both have shape (B, N, 2), got '
                          f'{tuple(x1.shape)} and {tuple(x2.shape)}')
-    if weights is None:
-        weights = torch.ones_like(x1[..., 0])
-    finite = torch.isfinite(x1).all(-1) & torch.isfinite(x2).all(-1)
-    weights = torch.where(finite & (weights > 0), weights,
-                          torch.zeros_like(weights))
-    x1 = torch.where(finite[..., None], x1, torch.zeros_like(x1))
-    x2 = torch.where(finite[..., None], x2, torch.zeros_like(x2))
+    x1, x2, weights = sanitize_correspondences(x1, x2, weights)
 
     n1, t1 = hartley_normalize(x1, weights)
     n2, t2 = hartley_normalize(x2, weights)

@@ -6,6 +6,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
+from ._utils import sanitize_correspondences
 from .essential import project_to_essential
 from .fundamental import fundamental_from_points, sampson_error
 
@@ -133,13 +134,7 @@ def robust_fundamental(x1: Tensor,
     """
     if method not in ('lmeds', 'ransac'):
         raise ValueError(f"method must be 'lmeds' or 'ransac', got {method!r}")
-    if weights is None:
-        weights = torch.ones_like(x1[..., 0])
-    finite = torch.isfinite(x1).all(-1) & torch.isfinite(x2).all(-1)
-    weights = torch.where(finite & (weights > 0), weights,
-                          torch.zeros_like(weights))
-    x1 = torch.where(finite[..., None], x1, torch.zeros_like(x1))
-    x2 = torch.where(finite[..., None], x2, torch.zeros_like(x2))
+    x1, x2, weights = sanitize_correspondences(x1, x2, weights)
     b, n = weights.shape
     h = num_hypotheses
     if n < 8:  # no minimal set exists: every problem is invalid
