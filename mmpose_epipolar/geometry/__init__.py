@@ -27,7 +27,9 @@ from .fundamental import (
                          symmetric_epipolar_distance,
 )
 from .normalization import hartley_normalize
+from .bundle_adjustment import bundle_adjust
 from .procrustes import pa_mpjpe, procrustes_align
+from .resection import resect_dlt
 from .pseudo_label import make_pseudo_labels, pseudo_label_targets
 from .robust import robust_fundamental
 from .triangulation import (
@@ -47,5 +49,6 @@ __all__ = [
     'essential_from_points', 'essential_from_pose', 'project_to_essential',
     'decompose_essential', 'recover_pose', 'triangulate_depths',
     'triangulate_dlt', 'triangulate_optimal_two_view', 'optimal_correction',
-    'projection_matrices', 'procrustes_align', 'pa_mpjpe'
+    'projection_matrices', 'procrustes_align', 'pa_mpjpe', 'bundle_adjust',
+    'resect_dlt'
 ]

@@ -24,8 +24,12 @@ Method, for V >= 2 views of F frames with J joints:
    (0, k) (one ratio per pair when pooled, per frame otherwise).
 5. Triangulate every joint from all views with a valid pose (weighted
    DLT; or, for two views, the optimal Hartley-Sturm correction).
-The pair poses are estimated independently (no bundle adjustment), so
-with V > 2 and noisy 2D they are only approximately consistent.
+6. Pooled mode: a view whose pair with view 0 failed gets its pose by
+   resection (linear PnP) against the points of the other views; then all
+   poses are refined jointly by a bundle adjustment of the robust
+   reprojection error (points eliminated by linear triangulation), which
+   removes the disagreement of the independent pair estimates, and every
+   joint is triangulated again.
 """
 import math
 from typing import Dict, Optional, Tuple, Union
@@ -37,6 +41,7 @@ from ._utils import ArrayLike, to_tensor
 from .bundle_adjustment import bundle_adjust as refine_by_bundle_adjustment
 from .distortion import undistort_points
 from .essential import essential_from_points, recover_pose
+from .resection import resect_dlt
 from .robust import _refit, _weighted_median, robust_fundamental
 from .triangulation import (
     projection_matrices,
@@ -137,6 +142,35 @@ def _pair_poses(x1: Tensor, x2: Tensor, w: Tensor, robust: Optional[str],
         torch.isfinite(rot).flatten(1).all(-1) & \
         torch.isfinite(trans).all(-1)
     return rot, trans, valid
+
+
+def _resect_missing_views(xn: Tensor, weights: Tensor, points: Tensor,
+                          valid: Tensor, rot: Tensor, trans: Tensor,
+                          pvalid: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """Pooled mode: the pose of each view whose pair with view 0 failed,
+    by resection against the points the other views triangulated.
+
+    Args:
+        xn (Tensor): (F, V, J, 2). weights (Tensor): (F, V, J).
+        points (Tensor): (F, J, 3). valid (Tensor): (F, J).
+        rot (Tensor): (1, V, 3, 3). trans (Tensor): (1, V, 3).
+        pvalid (Tensor): (1, V).
+
+    Returns:
+        tuple: Updated ``rot``, ``trans`` and ``pvalid``.
+    """
+    missing = torch.nonzero(~pvalid[0]).flatten()
+    num = len(missing)
+    pts = points.reshape(1, -1, 3).expand(num, -1, -1)
+    obs = xn[:, missing].permute(1, 0, 2, 3).reshape(num, -1, 2)
+    w = (weights[:, missing] * valid[:, None].to(weights)).permute(
+        1, 0, 2).reshape(num, -1)
+    r, t, ok = resect_dlt(pts, obs, w)
+    rot, trans, pvalid = rot.clone(), trans.clone(), pvalid.clone()
+    rot[0, missing] = torch.where(ok[:, None, None], r, rot[0, missing])
+    trans[0, missing] = torch.where(ok[:, None], t, trans[0, missing])
+    pvalid[0, missing] = ok
+    return rot, trans, pvalid
 
 
 def _view0_depths(xn: Tensor, w: Tensor, rot: Tensor,
@@ -329,6 +363,11 @@ def epipolar_triangulate(
                                else 'linear')
 
     points, valid = triangulate(rot, trans, view_w)
+    if pooled and nv > 2 and bool(pvalid[0, 1]) and not bool(pvalid.all()):
+        rot, trans, pvalid = _resect_missing_views(xn, weights, points, valid,
+                                                   rot, trans, pvalid)
+        view_w = weights * pvalid[:, :, None].to(weights)
+        points, valid = triangulate(rot, trans, view_w)
     if pooled if bundle_adjust is None else bundle_adjust:
         pose_index = torch.zeros(nf, dtype=torch.long, device=xn.device) \
             if pooled else torch.arange(nf, device=xn.device)
