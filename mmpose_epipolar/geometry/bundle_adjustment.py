@@ -58,7 +58,7 @@ def bundle_adjust(observed: Tensor,
                   focal: float,
                   huber_px: float = 3.0,
                   max_iter: int = 100,
-                  max_frames: int = 512) -> Tuple[Tensor, Tensor]:
+                  max_frames: int = 128) -> Tuple[Tensor, Tensor]:
     """Refine the relative poses by robust reprojection error.
 
     A bundle adjustment with the points eliminated: for given poses the

@@ -25,8 +25,8 @@ Method, for V >= 2 views of F frames with J joints:
 5. Triangulate every joint from all views with a valid pose (weighted
    DLT; or, for two views, the optimal Hartley-Sturm correction).
 6. Pooled mode: a view whose pair with view 0 failed gets its pose by
-   resection (linear PnP) against the points of the other views; then all
-   poses are refined jointly by a bundle adjustment of the robust
+   resection (linear PnP) against the points of the other views; then, with
+   more than two views, all poses are refined jointly by a bundle adjustment of the robust
    reprojection error (points eliminated by linear triangulation), which
    removes the disagreement of the independent pair estimates, and every
    joint is triangulated again.
@@ -262,9 +262,9 @@ def epipolar_triangulate(
             linear triangulations jointly by minimising the robust (Huber
             at ``threshold_px``) reprojection error of every view
             (:func:`bundle_adjust`). None (default) refines in pooled mode
-            only, where the problem is small and shared by many frames; it
-            removes the disagreement of pairwise estimates with 3-4 views
-            and brings noisy 2D closer to calibrated triangulation.
+            with more than two views, where the pairwise estimates disagree:
+            there it brings noisy 2D close to calibrated triangulation (for
+            two views the pooled pair pose is already within 1% of it).
         bundle_adjust_iters (int): L-BFGS iterations of the refinement.
         return_poses (bool): Also return the relative poses.
 
@@ -277,6 +277,16 @@ def epipolar_triangulate(
         (``X_v = R_v X_0 + t_v``, view 0 the identity), ``valid`` (P, V)
         bool, where P = 1 when pooled and F otherwise.
     """
+    options = dict(
+        robust=robust, triangulation=triangulation, threshold_px=threshold_px,
+        num_hypotheses=num_hypotheses, refine_iters=refine_iters,
+        bundle_adjust=bundle_adjust,
+        bundle_adjust_iters=bundle_adjust_iters,
+        min_confidence=min_confidence, min_in_front=min_in_front,
+        min_parallax_deg=min_parallax_deg,
+        min_ray_angle_deg=min_ray_angle_deg,
+        max_axis_angle_deg=max_axis_angle_deg, chunk_size=chunk_size,
+        seed=seed)
     if triangulation not in _TRIANGULATION:
         raise ValueError(f'triangulation must be one of {_TRIANGULATION}, '
                          f'got {triangulation!r}')
@@ -318,6 +328,12 @@ def epipolar_triangulate(
         rot = torch.cat([o[0] for o in outs]).view(nf, nv - 1, 3, 3)
         trans = torch.cat([o[1] for o in outs]).view(nf, nv - 1, 3)
         pvalid = torch.cat([o[2] for o in outs]).view(nf, nv - 1)
+
+    if pooled and nv > 2 and not bool(pvalid[0, 0]) and bool(pvalid.any()):
+        reference = int(torch.nonzero(pvalid[0])[0]) + 1
+        return _as_input_type(
+            _with_view_as_second(xy, weights, k, d, reference, options,
+                                 return_poses), keypoints)
 
     # Scale of t_k (k >= 2) from the depths shared with pair (0, 1).
     if nv > 2:
@@ -368,7 +384,7 @@ def epipolar_triangulate(
                                                    rot, trans, pvalid)
         view_w = weights * pvalid[:, :, None].to(weights)
         points, valid = triangulate(rot, trans, view_w)
-    if pooled if bundle_adjust is None else bundle_adjust:
+    if (pooled and nv > 2) if bundle_adjust is None else bundle_adjust:
         pose_index = torch.zeros(nf, dtype=torch.long, device=xn.device) \
             if pooled else torch.arange(nf, device=xn.device)
         rot, trans = refine_by_bundle_adjustment(
@@ -395,6 +411,36 @@ def epipolar_triangulate(
     if return_poses:
         outputs.append(dict(rotation=rot, translation=trans, valid=pvalid))
     return _as_input_type(outputs, keypoints)
+
+
+def _with_view_as_second(xy: Tensor, weights: Tensor, k: Tensor,
+                         d: Optional[Tensor], reference: int, options: Dict,
+                         return_poses: bool) -> Tuple:
+    """Pooled mode when pair (0, 1) fails but pair (0, ``reference``)
+    holds: solve with the two views swapped (the reference pair fixes the
+    scale, view 1 is resected), then swap back and rescale to the
+    ``|t_1| = 1`` gauge. View 1 unposed leaves every point invalid."""
+    order = list(range(xy.shape[1]))
+    order[1], order[reference] = reference, 1
+    keypoints = torch.cat([xy, weights[..., None]], -1)[:, order]
+    points, valid, poses = epipolar_triangulate(
+        keypoints, k[order], None if d is None else d[order], True,
+        return_poses=True, **dict(options, min_confidence=0.0))
+    rot, trans, pvalid = (poses['rotation'][:, order],
+                          poses['translation'][:, order],
+                          poses['valid'][:, order])
+    baseline = trans[0, 1].norm()
+    ok = bool(pvalid[0, 1]) and bool(torch.isfinite(baseline)) and \
+        float(baseline) > 0
+    scale = baseline if ok else torch.ones_like(baseline)
+    points, trans = points / scale, trans / scale
+    valid = valid & ok
+    points = torch.where(valid[..., None], points, torch.zeros_like(points))
+    outputs = [points, valid]
+    if return_poses:
+        outputs.append(dict(rotation=rot, translation=trans,
+                            valid=pvalid & ok))
+    return outputs
 
 
 def _as_input_type(outputs, like):
