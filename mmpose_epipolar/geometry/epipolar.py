@@ -215,6 +215,7 @@ def epipolar_triangulate(
     chunk_size: int = 65536,
     seed: Optional[int] = 0,
     return_poses: bool = False,
+    reference_swap: bool = True,
 ) -> Union[Tuple[ArrayLike, ArrayLike], Tuple[ArrayLike, ArrayLike, Dict]]:
     """Triangulate 2D keypoints of V >= 2 uncalibrated-extrinsics views.
 
@@ -267,6 +268,10 @@ def epipolar_triangulate(
             two views the pooled pair pose is already within 1% of it).
         bundle_adjust_iters (int): L-BFGS iterations of the refinement.
         return_poses (bool): Also return the relative poses.
+        reference_swap (bool): Pooled mode with V > 2: when pair (0, 1)
+            fails, solve once more with the first valid pair (0, k) as the
+            reference (view 1 is then resected). False disables the retry
+            (it is how the retry itself runs).
 
     Returns:
         tuple: ``points`` (F, J, 3) in view 0's camera frame with the
@@ -329,7 +334,8 @@ def epipolar_triangulate(
         trans = torch.cat([o[1] for o in outs]).view(nf, nv - 1, 3)
         pvalid = torch.cat([o[2] for o in outs]).view(nf, nv - 1)
 
-    if pooled and nv > 2 and not bool(pvalid[0, 0]) and bool(pvalid.any()):
+    if pooled and nv > 2 and reference_swap and not bool(pvalid[0, 0]) \
+            and bool(pvalid.any()):
         reference = int(torch.nonzero(pvalid[0])[0]) + 1
         return _as_input_type(
             _with_view_as_second(xy, weights, k, d, reference, options,
@@ -425,7 +431,8 @@ def _with_view_as_second(xy: Tensor, weights: Tensor, k: Tensor,
     keypoints = torch.cat([xy, weights[..., None]], -1)[:, order]
     points, valid, poses = epipolar_triangulate(
         keypoints, k[order], None if d is None else d[order], True,
-        return_poses=True, **dict(options, min_confidence=0.0))
+        return_poses=True, reference_swap=False,
+        **dict(options, min_confidence=0.0))
     rot, trans, pvalid = (poses['rotation'][:, order],
                           poses['translation'][:, order],
                           poses['valid'][:, order])
