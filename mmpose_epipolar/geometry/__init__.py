@@ -1,6 +1,7 @@
 """Epipolar geometry for self-supervised 3D pose labels: batched torch
 functions (CPU and GPU, float64) and the top-level
 :func:`epipolar_triangulate`."""
+from .bundle_adjustment import bundle_adjust
 from .distortion import (
                          distort_normalized,
                          normalized_to_pixels,
@@ -27,10 +28,9 @@ from .fundamental import (
                          symmetric_epipolar_distance,
 )
 from .normalization import hartley_normalize
-from .bundle_adjustment import bundle_adjust
 from .procrustes import pa_mpjpe, procrustes_align
-from .resection import resect_dlt
 from .pseudo_label import make_pseudo_labels, pseudo_label_targets
+from .resection import resect_dlt
 from .robust import robust_fundamental
 from .triangulation import (
                          optimal_correction,

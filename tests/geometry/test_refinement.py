@@ -2,8 +2,11 @@
 import numpy as np
 import torch
 
-from mmpose_epipolar.geometry import (bundle_adjust, resect_dlt,
-                                      undistort_points)
+from mmpose_epipolar.geometry import (
+    bundle_adjust,
+    resect_dlt,
+    undistort_points,
+)
 
 
 def _rig(h36m, noise=0.0, frames=12, seed=0):
