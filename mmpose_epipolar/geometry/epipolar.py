@@ -25,11 +25,13 @@ Method, for V >= 2 views of F frames with J joints:
 5. Triangulate every joint from all views with a valid pose (weighted
    DLT; or, for two views, the optimal Hartley-Sturm correction).
 6. Pooled mode: a view whose pair with view 0 failed gets its pose by
-   resection (linear PnP) against the points of the other views; then, with
-   more than two views, all poses are refined jointly by a bundle adjustment of the robust
-   reprojection error (points eliminated by linear triangulation), which
-   removes the disagreement of the independent pair estimates, and every
-   joint is triangulated again.
+   resection (linear PnP) against the points of the other views; when
+   pair (0, 1) itself fails, the first valid pair (0, k) is the reference
+   and view 1 is resected. With more than two views all poses are then
+   refined jointly by a bundle adjustment of the robust reprojection error
+   (points eliminated by linear triangulation), which removes the
+   disagreement of the independent pair estimates, and every joint is
+   triangulated again.
 """
 import math
 from typing import Dict, Optional, Tuple, Union
