@@ -13,13 +13,10 @@ optionally ``SyntheticOcclusion``, ``PackPoseInputs``) over
         --coco-occluders ../shared/data/mmpose-testdata/coco
 """
 import argparse
-import json
 import os.path as osp
 import sys
 import tempfile
 import time
-
-import numpy as np
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
@@ -49,27 +46,12 @@ def train_pipeline(input_size, occluder_bank=None):
 
 def coco_occluder_bank(coco_root, out_file):
     """Build a small occluder bank from the COCO sample's person masks."""
-    import cv2
-
     from mmpose_epipolar.datasets import (
-        mask_to_rgba,
-        polygons_to_mask,
+        coco_person_occluders,
         save_occluder_bank,
     )
-    data = json.load(open(osp.join(coco_root, 'test_coco.json')))
-    images = {im['id']: im for im in data['images']}
-    patches = []
-    for ann in data['annotations']:
-        if ann.get('iscrowd') or not isinstance(ann['segmentation'], list):
-            continue
-        im = images[ann['image_id']]
-        img = cv2.imread(osp.join(coco_root, im['file_name']))[..., ::-1]
-        mask = polygons_to_mask(ann['segmentation'], im['height'],
-                                im['width'])
-        patch = mask_to_rgba(np.ascontiguousarray(img), mask)
-        if patch is not None:
-            patches.append(patch)
-    save_occluder_bank(out_file, patches, dict(source=coco_root))
+    save_occluder_bank(out_file, coco_person_occluders(coco_root),
+                       dict(source=coco_root))
     return out_file
 
 

@@ -12,6 +12,7 @@ from .joint_layouts import (
     keypoint_converter_mapping,
 )
 from .occluder_bank import (
+    coco_person_occluders,
     load_occluder_bank,
     mask_to_rgba,
     polygons_to_mask,
@@ -26,6 +27,7 @@ __all__ = [
     'ViewGroupBatchSampler', 'H36MImageName', 'parse_h36m_imgname',
     'h36m_camera_to_param', 'H36M17_TO_16',
     'MPII_TO_H36M16', 'MPII_TO_H36M16_CONVERTER',
-    'keypoint_converter_mapping', 'load_occluder_bank', 'mask_to_rgba',
-    'polygons_to_mask', 'save_occluder_bank'
+    'keypoint_converter_mapping', 'coco_person_occluders',
+    'load_occluder_bank', 'mask_to_rgba', 'polygons_to_mask',
+    'save_occluder_bank'
 ]

@@ -96,6 +96,49 @@ def mask_to_rgba(image: np.ndarray,
     return np.ascontiguousarray(rgba, dtype=np.uint8)
 
 
+def coco_person_occluders(coco_root: str,
+                          ann_file: str = 'test_coco.json',
+                          **rgba_kwargs) -> List[np.ndarray]:
+    """RGBA cut-outs of the people of a COCO-format folder.
+
+    Rasterises every non-crowd polygon annotation with
+    :func:`polygons_to_mask` and cuts it out with :func:`mask_to_rgba`: a
+    bank of real object masks where Pascal VOC is not at hand (tests,
+    benchmarks).
+
+    Args:
+        coco_root (str): Folder with ``ann_file`` and the images it names.
+        ann_file (str): COCO annotation file name inside ``coco_root``.
+        **rgba_kwargs: Passed to :func:`mask_to_rgba`.
+
+    Returns:
+        list[np.ndarray]: RGBA patches (h, w, 4) uint8.
+    """
+    path = osp.join(coco_root, ann_file)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'COCO annotation file {path} not found')
+    with open(path) as f:
+        data = json.load(f)
+    images = {im['id']: im for im in data['images']}
+    patches = []
+    for ann in data['annotations']:
+        if ann.get('iscrowd') or not isinstance(ann['segmentation'], list):
+            continue
+        im = images[ann['image_id']]
+        img = cv2.imread(osp.join(coco_root, im['file_name']))
+        if img is None:
+            raise FileNotFoundError(
+                f"image {osp.join(coco_root, im['file_name'])} of {path} "
+                'cannot be read')
+        mask = polygons_to_mask(ann['segmentation'], im['height'],
+                                im['width'])
+        patch = mask_to_rgba(
+            np.ascontiguousarray(img[..., ::-1]), mask, **rgba_kwargs)
+        if patch is not None:
+            patches.append(patch)
+    return patches
+
+
 def save_occluder_bank(path: str,
                        patches: Sequence[np.ndarray],
                        meta: Optional[dict] = None) -> None:

@@ -1,11 +1,11 @@
 import json
 
-import cv2
 import numpy as np
 import pytest
 from mmpose.registry import DATASETS, TRANSFORMS
 
 from mmpose_epipolar.datasets import (
+    coco_person_occluders,
     load_occluder_bank,
     mask_to_rgba,
     polygons_to_mask,
@@ -17,21 +17,15 @@ from mmpose_epipolar.datasets.transforms import SyntheticOcclusion
 def _coco_patches(coco_root, **kwargs):
     """RGBA cut-outs of the real COCO people (rasterised polygons)."""
     data = json.load(open(coco_root / 'test_coco.json'))
-    images = {im['id']: im for im in data['images']}
-    patches = []
     for ann in data['annotations']:
         if ann.get('iscrowd') or not isinstance(ann['segmentation'], list):
             continue
-        im = images[ann['image_id']]
-        img = cv2.imread(str(coco_root / im['file_name']))[..., ::-1]
+        im = next(i for i in data['images'] if i['id'] == ann['image_id'])
         mask = polygons_to_mask(ann['segmentation'], im['height'],
                                 im['width'])
         # the rasterised polygon has the annotated area
         assert abs(mask.sum() - ann['area']) < 0.1 * ann['area'] + 50
-        patch = mask_to_rgba(np.ascontiguousarray(img), mask, **kwargs)
-        if patch is not None:
-            patches.append(patch)
-    return patches
+    return coco_person_occluders(str(coco_root), **kwargs)
 
 
 @pytest.fixture
