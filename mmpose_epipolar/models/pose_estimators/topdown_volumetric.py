@@ -1,6 +1,7 @@
 from typing import Optional
 
 import numpy as np
+import torch
 from mmengine.structures import InstanceData
 from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.registry import MODELS
@@ -28,6 +29,21 @@ def root_depth_of(data_sample: PoseDataSample,
     if gt is not None and 'keypoints_cam' in gt:
         return np.asarray(gt.keypoints_cam, np.float64)[:, root_index, 2]
     return None
+
+
+def undistorted_pixels(keypoints: np.ndarray, intrinsics: np.ndarray,
+                       distortion: Optional[np.ndarray]) -> np.ndarray:
+    """Remove the lens distortion of image pixels (N, J, 2), if any."""
+    if distortion is None or not np.any(distortion):
+        return keypoints
+    from ...geometry import undistort_points
+    pixels = undistort_points(
+        torch.from_numpy(np.asarray(keypoints, np.float64)),
+        torch.from_numpy(np.asarray(intrinsics, np.float64)),
+        torch.from_numpy(np.asarray(distortion, np.float64)),
+        normalized=False).numpy()
+    # Outside the invertible region of the lens model: keep the pixel.
+    return np.where(np.isfinite(pixels), pixels, keypoints)
 
 
 @MODELS.register_module()
@@ -85,15 +101,14 @@ class TopdownVolumetricEstimator(TopdownPoseEstimator):
         pred.keypoints = keypoints_2d
         pred.keypoints_depth = depth.astype(np.float32)
 
-        intrinsics = meta.get('camera_param', {}).get('intrinsics')
+        camera = meta.get('camera_param', {})
+        intrinsics = camera.get('intrinsics')
         root_depth = root_depth_of(data_sample, self.root_index)
         if intrinsics is not None and root_depth is not None:
-            # Weak-perspective depth was learned on distorted image pixels;
-            # the lens model is negligible near the person, so the 2D
-            # predictions are used as they are.
             pred.keypoints_3d = lift_to_camera(
-                keypoints_2d, depth, np.asarray(intrinsics),
-                root_depth).astype(np.float32)
+                undistorted_pixels(keypoints_2d, intrinsics,
+                                   camera.get('distortion')), depth,
+                np.asarray(intrinsics), root_depth).astype(np.float32)
             pred.set_metainfo(dict(keypoints_3d_unit='camera'))
         else:
             rel = np.concatenate([
