@@ -155,25 +155,50 @@ def depth_from_camera_points(points: np.ndarray,
     return f_mean * (z - z_root) / z_root
 
 
-def lift_to_camera(keypoints: np.ndarray, depth: np.ndarray,
+def undistorted_pixels(keypoints: np.ndarray, intrinsics: np.ndarray,
+                       distortion: Optional[np.ndarray]) -> np.ndarray:
+    """Remove the lens distortion of image pixels (..., K, 2), if any.
+
+    Where the lens model cannot be inverted the pixel is kept as it is.
+    """
+    if distortion is None or not np.any(distortion):
+        return keypoints
+    import torch
+
+    from ..geometry import undistort_points
+    pixels = undistort_points(
+        torch.from_numpy(np.asarray(keypoints, np.float64)),
+        torch.from_numpy(np.asarray(intrinsics, np.float64)),
+        torch.from_numpy(np.asarray(distortion, np.float64)),
+        normalized=False).numpy()
+    return np.where(np.isfinite(pixels), pixels, keypoints)
+
+
+def lift_to_camera(keypoints: np.ndarray,
+                   depth: np.ndarray,
                    intrinsics: np.ndarray,
-                   root_depth: np.ndarray) -> np.ndarray:
+                   root_depth: np.ndarray,
+                   distortion: Optional[np.ndarray] = None) -> np.ndarray:
     """Metric camera-space 3D from pixels, scale-free depth and root depth.
 
     Inverts :func:`depth_from_camera_points`:
     ``Z = Z_root * (1 + depth / f_mean)``, ``X = (u - cx) Z / fx``,
-    ``Y = (v - cy) Z / fy``.
+    ``Y = (v - cy) Z / fy`` on undistorted pixels ``u, v``.
 
     Args:
-        keypoints (np.ndarray): Undistorted image pixels (..., K, 2).
+        keypoints (np.ndarray): Image pixels (..., K, 2), distorted by the
+            lens when ``distortion`` is given, else undistorted.
         depth (np.ndarray): Root-relative depth in image pixels (..., K).
         intrinsics (np.ndarray): Camera matrices (..., 3, 3).
         root_depth (np.ndarray): Metric depth of the root (...,), e.g. mm.
+        distortion (np.ndarray, optional): OpenCV ``[k1, k2, p1, p2, k3]``
+            (5,) of the camera that saw ``keypoints``.
 
     Returns:
         np.ndarray: Camera-frame points (..., K, 3) in the unit of
         ``root_depth``.
     """
+    keypoints = undistorted_pixels(keypoints, intrinsics, distortion)
     keypoints = np.asarray(keypoints, dtype=np.float64)
     intrinsics = np.asarray(intrinsics, dtype=np.float64)
     fx = intrinsics[..., 0, 0][..., None]

@@ -1,9 +1,8 @@
 from typing import Dict
 
 import numpy as np
-from mmpose.evaluation.functional import keypoint_mpjpe
 
-from .metrics.body3d_mpjpe import ALIGNMENTS
+from .metrics.body3d_mpjpe import mpjpe_errors
 
 
 def root_relative_poses(dataset, root_index: int = 0) -> np.ndarray:
@@ -39,7 +38,4 @@ def mean_pose_errors(train_dataset, test_dataset,
     gt = root_relative_poses(test_dataset, root_index)
     pred = np.broadcast_to(mean_pose, gt.shape).copy()
     mask = np.ones(gt.shape[:2], dtype=bool)
-    return {
-        name: float(keypoint_mpjpe(pred, gt, mask, alignment))
-        for name, alignment in ALIGNMENTS.items()
-    }
+    return mpjpe_errors(pred, gt, mask)

@@ -1,12 +1,9 @@
 from typing import Dict
 
 import numpy as np
-import torch
-from mmpose.evaluation.functional import keypoint_mpjpe
 
 from ..codecs import lift_to_camera
-from ..geometry import undistort_points
-from .metrics.body3d_mpjpe import ALIGNMENTS
+from .metrics.body3d_mpjpe import mpjpe_errors
 
 
 def pseudo_label_errors(label_file: str, dataset,
@@ -46,15 +43,9 @@ def pseudo_label_errors(label_file: str, dataset,
         if not valid[k]:
             continue
         cam = info['camera_param']
-        intrinsics = np.asarray(cam['intrinsics'], np.float64)
-        pixels = undistort_points(
-            torch.from_numpy(keypoints[k].astype(np.float64)),
-            torch.from_numpy(intrinsics),
-            torch.from_numpy(np.asarray(cam['distortion'], np.float64)),
-            normalized=False).numpy()
         gt = info['keypoints_cam'][0].astype(np.float64)
-        pred = lift_to_camera(pixels, depth[k], intrinsics,
-                              gt[root_index, 2])
+        pred = lift_to_camera(keypoints[k], depth[k], cam['intrinsics'],
+                              gt[root_index, 2], cam['distortion'])
         preds.append(pred - pred[root_index])
         gts.append(gt - gt[root_index])
         masks.append(visible[k] & np.isfinite(pred).all(-1))
@@ -62,9 +53,6 @@ def pseudo_label_errors(label_file: str, dataset,
         raise ValueError(f'no valid pseudo-label of {label_file} matches '
                          'the dataset')
     pred, gt, mask = np.stack(preds), np.stack(gts), np.stack(masks)
-    errors = {
-        name: float(keypoint_mpjpe(pred, gt, mask, alignment))
-        for name, alignment in ALIGNMENTS.items()
-    }
+    errors = mpjpe_errors(pred, gt, mask)
     errors['valid_fraction'] = len(preds) / max(total, 1)
     return errors

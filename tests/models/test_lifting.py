@@ -4,11 +4,12 @@ import pickle
 import numpy as np
 import torch
 
-from mmpose_epipolar.codecs import depth_from_camera_points, lift_to_camera
-from mmpose_epipolar.geometry import project_points
-from mmpose_epipolar.models.pose_estimators.topdown_volumetric import (
+from mmpose_epipolar.codecs import (
+    depth_from_camera_points,
+    lift_to_camera,
     undistorted_pixels,
 )
+from mmpose_epipolar.geometry import project_points
 
 
 def test_lift_with_undistortion_recovers_real_poses(shared_data):
@@ -26,8 +27,7 @@ def test_lift_with_undistortion_recovers_real_poses(shared_data):
         pixels = project_points(torch.from_numpy(points), torch.from_numpy(k),
                                 torch.from_numpy(d)).numpy()[None]
         depth = depth_from_camera_points(points[None], np.diag(k)[None, :2])
-        lifted = lift_to_camera(undistorted_pixels(pixels, k, d), depth, k,
-                                points[None, 0, 2])
+        lifted = lift_to_camera(pixels, depth, k, points[None, 0, 2], d)
         np.testing.assert_allclose(lifted[0], points, atol=0.01)
         naive = lift_to_camera(pixels, depth, k, points[None, 0, 2])
         assert np.abs(naive[0] - points).max() > 0.1

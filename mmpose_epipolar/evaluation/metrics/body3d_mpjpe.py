@@ -11,6 +11,24 @@ from mmpose.registry import METRICS
 ALIGNMENTS = {'MPJPE': 'none', 'P-MPJPE': 'procrustes', 'N-MPJPE': 'scale'}
 
 
+def mpjpe_errors(pred: np.ndarray, gt: np.ndarray,
+                 mask: np.ndarray) -> Dict[str, float]:
+    """MPJPE, P-MPJPE and N-MPJPE with MMPose's ``keypoint_mpjpe``.
+
+    Args:
+        pred (np.ndarray): Root-relative predictions (N, K, 3).
+        gt (np.ndarray): Root-relative ground truth (N, K, 3).
+        mask (np.ndarray): Joints to count (N, K) bool.
+
+    Returns:
+        dict: ``MPJPE``, ``P-MPJPE``, ``N-MPJPE`` in the unit of the inputs.
+    """
+    return {
+        name: float(keypoint_mpjpe(pred, gt, mask, alignment))
+        for name, alignment in ALIGNMENTS.items()
+    }
+
+
 def per_joint_errors(pred: np.ndarray, gt: np.ndarray,
                      alignment: str) -> np.ndarray:
     """Euclidean error of every joint after the given alignment.
@@ -113,22 +131,21 @@ class Body3DMPJPE(BaseMetric):
                                 if names else
                                 [str(i) for i in range(pred.shape[1])])
 
-        metrics = {}
+        metrics = mpjpe_errors(pred, gt, mask)
         per_joint = {}
         for name, alignment in ALIGNMENTS.items():
-            metrics[name] = float(keypoint_mpjpe(pred, gt, mask, alignment))
             errors = per_joint_errors(pred, gt, alignment)
             per_joint[name] = [
                 float(errors[:, k][mask[:, k]].mean())
                 if mask[:, k].any() else float('nan')
                 for k in range(errors.shape[1])
             ]
-            if self.per_action and len(set(actions)) > 1:
-                for action in sorted(set(actions)):
-                    sel = actions == action
-                    metrics[f'{name}_{action}'] = float(
-                        keypoint_mpjpe(pred[sel], gt[sel], mask[sel],
-                                       alignment))
+        if self.per_action and len(set(actions)) > 1:
+            for action in sorted(set(actions)):
+                sel = actions == action
+                for name, value in mpjpe_errors(pred[sel], gt[sel],
+                                                mask[sel]).items():
+                    metrics[f'{name}_{action}'] = value
         logger.info('Body3DMPJPE: root-aligned errors in the unit of the '
                     'ground truth (mm for Human3.6M); predictions placed with '
                     'the ground-truth root depth and the intrinsics.')

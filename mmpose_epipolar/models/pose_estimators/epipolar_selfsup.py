@@ -11,6 +11,7 @@ from mmpose.utils.typing import ConfigType, SampleList
 from torch import Tensor
 
 from ...geometry import make_pseudo_labels
+from ..utils import peak_mass
 from .topdown_volumetric import TopdownVolumetricEstimator
 
 
@@ -149,7 +150,6 @@ class EpipolarSelfSupEstimator(TopdownVolumetricEstimator):
             tuple: ``keypoints`` (B, J, 2) image pixels and ``scores``
             (B, J).
         """
-        from ..utils import peak_mass
         teacher = self.teacher.to(inputs.device)
         coords, heatmaps = teacher.head.forward(teacher.extract_feat(inputs))
         crop, _ = self.head.decoder.decode(coords.cpu().numpy())

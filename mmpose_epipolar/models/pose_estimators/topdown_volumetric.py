@@ -1,7 +1,6 @@
 from typing import Optional
 
 import numpy as np
-import torch
 from mmengine.structures import InstanceData
 from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.registry import MODELS
@@ -29,21 +28,6 @@ def root_depth_of(data_sample: PoseDataSample,
     if gt is not None and 'keypoints_cam' in gt:
         return np.asarray(gt.keypoints_cam, np.float64)[:, root_index, 2]
     return None
-
-
-def undistorted_pixels(keypoints: np.ndarray, intrinsics: np.ndarray,
-                       distortion: Optional[np.ndarray]) -> np.ndarray:
-    """Remove the lens distortion of image pixels (N, J, 2), if any."""
-    if distortion is None or not np.any(distortion):
-        return keypoints
-    from ...geometry import undistort_points
-    pixels = undistort_points(
-        torch.from_numpy(np.asarray(keypoints, np.float64)),
-        torch.from_numpy(np.asarray(intrinsics, np.float64)),
-        torch.from_numpy(np.asarray(distortion, np.float64)),
-        normalized=False).numpy()
-    # Outside the invertible region of the lens model: keep the pixel.
-    return np.where(np.isfinite(pixels), pixels, keypoints)
 
 
 @MODELS.register_module()
@@ -106,9 +90,8 @@ class TopdownVolumetricEstimator(TopdownPoseEstimator):
         root_depth = root_depth_of(data_sample, self.root_index)
         if intrinsics is not None and root_depth is not None:
             pred.keypoints_3d = lift_to_camera(
-                undistorted_pixels(keypoints_2d, intrinsics,
-                                   camera.get('distortion')), depth,
-                np.asarray(intrinsics), root_depth).astype(np.float32)
+                keypoints_2d, depth, np.asarray(intrinsics), root_depth,
+                camera.get('distortion')).astype(np.float32)
             pred.set_metainfo(dict(keypoints_3d_unit='camera'))
         else:
             rel = np.concatenate([
