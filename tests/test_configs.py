@@ -60,9 +60,9 @@ def test_stage1_checkpoint_transfers_to_the_3d_network(repo_root):
     pairs = [
         ('mpii/td-vol_cbam-res50-wasp_1xb16-140e_mpii-256x256.py',
          'h36m/td-vol_cbam-res50-wasp_selfsup-1xb16-140e_h36m-256x256.py'),
-        ('synthetic/td-vol_cbam-res18-wasp_2d-1xb16-10e_synthetic-96x96.py',
+        ('synthetic/td-vol_cbam-res18-wasp_2d-1xb16-4e_synthetic-96x96.py',
          'synthetic/'
-         'td-vol_cbam-res18-wasp_selfsup-1xb16-6e_synthetic-96x96.py'),
+         'td-vol_cbam-res18-wasp_selfsup-1xb16-2e_synthetic-96x96.py'),
     ]
     for stage1, stage3 in pairs:
         cfg1 = Config.fromfile(str(base / stage1))

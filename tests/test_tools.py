@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ('configs/body_3d_keypoint/pose_resnet/synthetic/'
-          'td-vol_cbam-res18-wasp_1xb16-6e_synthetic-96x96.py')
+          'td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py')
 H36M_CONFIG = ('configs/body_3d_keypoint/pose_resnet/h36m/'
                'td-vol_cbam-res50-wasp_1xb16-140e_h36m-256x256.py')
 TINY = ("generator_cfg.train_subjects=('S1',) "

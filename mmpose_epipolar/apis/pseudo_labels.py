@@ -122,6 +122,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     parser.add_argument('--reproj-thresh', type=float, default=15.0,
                         help='pixels; joints above are masked')
     parser.add_argument('--min-valid-joints', type=int, default=8)
+    parser.add_argument('--threshold-px', type=float, default=3.0,
+                        help='pixels; robust scale of the pose estimation, '
+                        'bundle adjustment and triangulation')
     parser.add_argument('--min-confidence', type=float, default=0.0)
     parser.add_argument('--img-root', default=None,
                         help='strip this from img_path (.pkl input)')
@@ -175,7 +178,8 @@ def main(argv: Optional[List[str]] = None) -> Dict:
             pooled=args.mode == 'pooled',
             reproj_thresh=args.reproj_thresh,
             min_valid_joints=args.min_valid_joints,
-            min_confidence=args.min_confidence)
+            min_confidence=args.min_confidence,
+            threshold_px=args.threshold_px)
         present = idx >= 0
         rows = idx[present]
         for key in ('keypoints', 'keypoints_depth', 'keypoints_visible',
@@ -191,6 +195,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
 
     meta = dict(mode=args.mode, min_views=args.views,
                 reproj_thresh=args.reproj_thresh,
+                threshold_px=args.threshold_px,
                 min_valid_joints=args.min_valid_joints, num_joints=int(j),
                 joint_layout='as in the predictions (H36M-17 for H36M)',
                 depth='f_mean * (Z - Z_root) / Z_root, root joint 0',

@@ -57,7 +57,7 @@ class SyntheticMultiViewDataset(H36MMultiViewDataset):
         split = 'test' if test_mode else 'train'
         if ann_file is None:
             ann_file = self.generated.get('ann_file_rel', {}).get(
-                split, f'annotation_body3d/fps50/h36m_{split}.npz')
+                split, f'annotation_body3d/fps25/h36m_{split}.npz')
         if subjects is None:
             # Follow the generator, which may have been given other subjects.
             subjects = self.generated.get('params', {}).get(

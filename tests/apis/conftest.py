@@ -2,7 +2,7 @@ import pytest
 import torch
 
 SYNTHETIC_CONFIG = ('configs/body_3d_keypoint/pose_resnet/synthetic/'
-                    'td-vol_cbam-res18-wasp_1xb16-6e_synthetic-96x96.py')
+                    'td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py')
 H36M_IMAGE = ('mmpose-testdata/h36m/S1/S1_Directions_1.54138969/'
               'S1_Directions_1.54138969_000001.jpg')
 

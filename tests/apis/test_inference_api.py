@@ -19,7 +19,7 @@ from mmpose_epipolar.codecs import depth_from_camera_points, lift_to_camera
 from mmpose_epipolar.datasets import H36M17_TO_16
 
 SYNTHETIC_CONFIG = ('configs/body_3d_keypoint/pose_resnet/synthetic/'
-                    'td-vol_cbam-res18-wasp_1xb16-6e_synthetic-96x96.py')
+                    'td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py')
 MPII_CONFIG = ('configs/body_3d_keypoint/pose_resnet/mpii/'
                'td-vol_cbam-res50-wasp_1xb16-140e_mpii-256x256.py')
 BOXES = np.array([[330, 250, 640, 960], [100, 120, 420, 700]], np.float32)

@@ -15,7 +15,7 @@ ort = pytest.importorskip('onnxruntime')
 onnx = pytest.importorskip('onnx')
 
 SYNTHETIC_CONFIG = ('configs/body_3d_keypoint/pose_resnet/synthetic/'
-                    'td-vol_cbam-res18-wasp_1xb16-6e_synthetic-96x96.py')
+                    'td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py')
 BOXES = np.array([[330, 250, 640, 960], [100, 120, 420, 700],
                   [-50, 400, 300, 1100]], np.float32)
 

@@ -30,6 +30,7 @@ from mmpose_epipolar.datasets.synthetic import (
     sample_body_shape,
     sample_motion,
 )
+from mmpose_epipolar.datasets.synthetic.body import restyle_for_sequence
 from mmpose_epipolar.datasets.synthetic.cameras import (
     project_world_points,
     world_to_camera,
@@ -226,6 +227,7 @@ def test_generation_is_deterministic_by_seed(tmp_path):
         test_subjects=(),
         actions=('Greeting', 'WalkTogether'),
         frames_per_sequence=2,
+        frame_step=1,
         image_size=64)
     generate_synthetic_h36m(tmp_path / 'a', seed=7, **cfg)
     # Parallel workers write the very same files.
@@ -456,3 +458,43 @@ def test_cli_writes_and_reuses(tmp_path, capsys):
     assert 'images/s' in capsys.readouterr().out
     assert cli.main(argv)['reused']
     assert 'Reused' in capsys.readouterr().out
+
+
+def _camera_facing(target, direction, distance=3.0, size=96, f=120.0):
+    """A pinhole camera ``distance`` m from ``target`` along ``direction``,
+    looking back at it, image y pointing down (world z is up)."""
+    z = -direction / np.linalg.norm(direction)
+    y = np.array([0.0, 0.0, -1.0])
+    y = y - (y @ z) * z
+    y /= np.linalg.norm(y)
+    cam = _pinhole(size, f)
+    cam['R'] = np.stack([np.cross(y, z), y, z], axis=1)
+    cam['T'] = (target - distance * z).reshape(3, 1)
+    return cam
+
+
+def test_front_of_the_torso_differs_from_its_back():
+    """The shirt's front panel is seen from the front and hidden from
+    behind: the cue that lets a network tell left from right."""
+    rng = np.random.default_rng(11)
+    shape, app = sample_body_shape(rng), sample_appearance(rng)
+    motion = sample_motion('Directions', 1, 1, rng)
+    posed = forward_kinematics(shape, motion.angles_at(0), motion.root_xy[0],
+                               motion.heading[0])
+    prims = build_body(posed, shape, app)
+    panel = [i for i, p in enumerate(prims) if p.color is app.front]
+    assert len(panel) == 2
+    chest = 0.5 * (posed.joints[7] + posed.joints[8])
+    forward = posed.frames['chest'][:, 0].copy()
+    forward[2] = 0.0
+    seen = []
+    for direction in (forward, -forward):
+        cam = _camera_facing(chest, direction)
+        _, _, index = render_primitives(cam, pixel_rays(cam), prims,
+                                        np.zeros((96, 96, 3)),
+                                        np.array([0.3, 0.2, 0.9]))
+        seen.append(np.isin(index, panel).mean())
+    assert seen[0] > 0.01 and seen[1] == 0.0
+    # Each sequence gets its own outfit; the subject's skin stays.
+    other = restyle_for_sequence(app, np.random.default_rng(1))
+    assert other.skin is app.skin and not np.allclose(other.shirt, app.shirt)

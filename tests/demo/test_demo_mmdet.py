@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 SYNTHETIC_CONFIG = ('configs/body_3d_keypoint/pose_resnet/synthetic/'
-                    'td-vol_cbam-res18-wasp_1xb16-6e_synthetic-96x96.py')
+                    'td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py')
 H36M_IMAGE = ('mmpose-testdata/h36m/S8/S8_WalkDog_1.55011271/'
               'S8_WalkDog_1.55011271_000026.jpg')
 COCO_IMAGE = 'mmpose-testdata/coco/000000196141.jpg'

@@ -12,7 +12,7 @@ from mmpose.registry import DATASETS, MODELS
 from mmpose_epipolar.models import crop_to_image, image_to_crop
 
 CONFIG = ('configs/body_3d_keypoint/pose_resnet/synthetic/'
-          'td-vol_cbam-res18-wasp_1xb16-6e_synthetic-96x96.py')
+          'td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py')
 META_KEYS = ('img_path', 'ori_shape', 'img_shape', 'input_size',
              'input_center', 'input_scale', 'flip', 'flip_indices',
              'bbox_rotation', 'camera_param', 'view_group')

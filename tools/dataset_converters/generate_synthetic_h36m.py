@@ -39,11 +39,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=list(DEFAULT_ACTIONS),
         help='Human3.6M action names')
     parser.add_argument('--subactions', nargs='+', type=int, default=[1])
-    parser.add_argument('--frames-per-sequence', type=int, default=16)
+    parser.add_argument('--frames-per-sequence', type=int, default=48)
     parser.add_argument(
         '--frame-step',
         type=int,
-        default=1,
+        default=2,
         help='frames of the 50 fps timeline between saved frames; the '
         'annotation folder is fps{50 // frame_step}')
     parser.add_argument('--image-size', type=int, default=256)

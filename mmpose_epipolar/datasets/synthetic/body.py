@@ -35,6 +35,9 @@ class Appearance:
         long_sleeves (bool): Sleeves down to the wrists (else short).
         shorts (bool): Trousers end above the knees.
         hair_volume (float): Hair size multiplier (0 means bald).
+        front (np.ndarray): (3,) colour of the shirt's front panel (an
+            open jacket's inner shirt, a placket or a print), which makes
+            the body's front tell from its back as a face does.
     """
     skin: np.ndarray
     hair: np.ndarray
@@ -50,40 +53,54 @@ class Appearance:
     long_sleeves: bool
     shorts: bool
     hair_volume: float
+    front: np.ndarray
 
 
 def sample_appearance(rng: np.random.Generator) -> Appearance:
-    """Draw a subject's look."""
+    """Draw a subject's look: body colours, then clothes."""
     skin = _SKIN_TONES[rng.integers(len(_SKIN_TONES))] * rng.uniform(
         0.92, 1.05, size=3)
     hair = np.array([0.08, 0.06, 0.05]) + rng.uniform(0, 1) * np.array(
         [0.5, 0.35, 0.15])
-    shirt = random_color(rng)
-    stripes = random_color(rng) if rng.uniform() < 0.35 else None
     return Appearance(
         skin=np.clip(skin, 0, 1),
         hair=hair,
+        hair_volume=float(rng.uniform(0.0, 1.0) if rng.uniform() < 0.1 else
+                          rng.uniform(0.9, 1.15)),
+        **sample_clothes(rng))
+
+
+def sample_clothes(rng: np.random.Generator) -> dict:
+    """Draw an outfit: the clothing fields of :class:`Appearance`."""
+    shirt = random_color(rng)
+    return dict(
         shirt=shirt,
         trousers=random_color(rng, val=(0.1, 0.7)),
         shoes=random_color(rng, sat=(0.0, 0.5), val=(0.05, 0.9)),
         toe_cap=random_color(rng, sat=(0.0, 0.6)),
         watch=random_color(rng, sat=(0.0, 0.3), val=(0.05, 0.4)),
-        shirt_stripes=stripes,
+        shirt_stripes=random_color(rng) if rng.uniform() < 0.35 else None,
         band=random_color(rng) if rng.uniform() < 0.5 else None,
         band_side=('r', 'l')[rng.integers(2)],
         watch_side=('r', 'l')[rng.integers(2)],
         long_sleeves=bool(rng.uniform() < 0.6),
         shorts=bool(rng.uniform() < 0.2),
-        hair_volume=float(rng.uniform(0.0, 1.0) if rng.uniform() < 0.1 else
-                          rng.uniform(0.9, 1.15)))
+        front=contrasting_color(shirt, rng))
+
+
+def contrasting_color(color: np.ndarray,
+                      rng: np.random.Generator) -> np.ndarray:
+    """A colour (3,) whose brightness is far from ``color``'s."""
+    bright = float(color.max()) > 0.55
+    return random_color(rng, val=(0.08, 0.3) if bright else (0.75, 0.98))
 
 
 def restyle_for_sequence(app: Appearance,
                          rng: np.random.Generator) -> Appearance:
-    """Per-sequence variation: sometimes another shirt (jacket on/off)."""
-    if rng.uniform() < 0.3:
-        app = Appearance(**{**app.__dict__, 'shirt': random_color(rng)})
-    return app
+    """A new outfit for every sequence (recorded on different days); skin,
+    hair and body shape stay the subject's. Five training subjects alone
+    would let a network tie the body's front to a few outfits."""
+    return Appearance(**{**app.__dict__, **sample_clothes(rng)})
 
 
 def _foot_direction(shank: np.ndarray) -> np.ndarray:
@@ -132,6 +149,14 @@ def build_body(posed: Posed, shape: BodyShape,
                   np.array([0.11, 0.17 * girth, 0.19]) * th ** 0.5,
                   app.shirt, **shirt_kw))
     prims.append(Capsule(j[11], j[14], 0.055 * th, app.shirt))
+    # The front panel: a flat ellipsoid just proud of the chest and
+    # abdomen fronts (+x of their frames).
+    for part, centre, rx, rz in ((chest, 0.5 * (j[7] + j[8]), 0.11, 0.17),
+                                 (abd, 0.5 * (j[0] + j[7]), 0.10, 0.13)):
+        prims.append(
+            Ellipsoid(centre + part @ [rx * th**0.5 * 0.62, 0.0, 0.0], part,
+                      np.array([0.045, 0.1 * girth, rz]) * th**0.5,
+                      app.front))
 
     # Neck and head, with a face on the front and hair on the back.
     head = fr['head']

@@ -7,14 +7,14 @@ real Human3.6M loader reads it unchanged::
     <root>/images/S1/S1_Directions_1.54138969/
         S1_Directions_1.54138969_000001.jpg  (one folder per sequence+camera)
     <root>/annotation_body3d/cameras.pkl
-    <root>/annotation_body3d/fps50/h36m_train.npz
-    <root>/annotation_body3d/fps50/h36m_test.npz
+    <root>/annotation_body3d/fps25/h36m_train.npz
+    <root>/annotation_body3d/fps25/h36m_test.npz
     <root>/meta.json
 
 Generated frames are every ``frame_step``-th frame of a 50 fps timeline,
 numbered from 1 like MMPose's (``<prefix>_{i + 1:06d}.jpg``), and the
-annotation folder is ``fps{50 // frame_step}`` (MMPose's naming; ``fps50``
-for the default ``frame_step=1``). Everything is drawn from random streams
+annotation folder is ``fps{50 // frame_step}`` (MMPose's naming; ``fps25``
+for the default ``frame_step=2``). Everything is drawn from random streams
 keyed by ``(seed, subject)`` and ``(seed, subject, action, subaction)``, so
 one sequence does not change when others are added or removed, and the same
 arguments give bit-identical files.
@@ -54,7 +54,8 @@ from .renderer import render_primitives
 from .scene import render_background, sample_scene, shadow_factor
 from .skeleton import BodyShape, forward_kinematics, sample_body_shape
 
-GENERATOR_VERSION = '1.0'
+# 1.1: an outfit per sequence with a front panel; 48 frames, every 2nd.
+GENERATOR_VERSION = '1.1'
 DEFAULT_TRAIN_SUBJECTS = ('S1', 'S5', 'S6', 'S7', 'S8')
 DEFAULT_TEST_SUBJECTS = ('S9', 'S11')
 DEFAULT_ACTIONS = ('Directions', 'Greeting', 'Purchases', 'Sitting',
@@ -323,8 +324,8 @@ def generate_synthetic_h36m(
         test_subjects: Sequence[str] = DEFAULT_TEST_SUBJECTS,
         actions: Sequence[str] = DEFAULT_ACTIONS,
         subactions: Sequence[int] = (1, ),
-        frames_per_sequence: int = 16,
-        frame_step: int = 1,
+        frames_per_sequence: int = 48,
+        frame_step: int = 2,
         image_size: int = 256,
         key_interval: int = 8,
         overwrite: bool = False,

@@ -4,10 +4,10 @@
 # (one relative pose per camera pair, pooled over each sequence); no 3D
 # ground truth or extrinsics are read. Run all stages with
 #   python tools/selfsup_pipeline.py THIS_CONFIG
-_base_ = ['./td-vol_cbam-res18-wasp_1xb16-6e_synthetic-96x96.py']
+_base_ = ['./td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py']
 
 selfsup_pipeline = dict(
-    pretrain_config='td-vol_cbam-res18-wasp_2d-1xb16-10e_synthetic-96x96.py',
+    pretrain_config='td-vol_cbam-res18-wasp_2d-1xb16-4e_synthetic-96x96.py',
     # 256 x 256 images: a 4 px reprojection threshold is 15 px at H36M's
     # 1000 x 1002.
     pseudo_labels=dict(mode='pooled', reproj_thresh=4.0, views=2),

@@ -3,7 +3,7 @@
 # but the depth of the labels is never attached, so the codec gives zero z
 # weights and only (x, y) are learned (what MPII pre-training does for
 # Human3.6M). Evaluated by 2D PCK.
-_base_ = ['./td-vol_cbam-res18-wasp_1xb16-6e_synthetic-96x96.py']
+_base_ = ['./td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py']
 
 train_pipeline = [
     dict(type='LoadImage'),
@@ -19,7 +19,7 @@ train_pipeline = [
     dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}})
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-max_epochs = 10
+max_epochs = 4
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
     dict(
@@ -29,7 +29,7 @@ param_scheduler = [
         type='MultiStepLR',
         begin=0,
         end=max_epochs,
-        milestones=[8],
+        milestones=[3],
         gamma=0.1,
         by_epoch=True)
 ]
