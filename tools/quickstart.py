@@ -20,6 +20,7 @@ Usage:
 import argparse
 import copy
 import json
+import os
 import os.path as osp
 import sys
 import time
@@ -128,9 +129,12 @@ def main():
     print(f'[data] embedded synthetic dataset in {args.data_root}')
     from mmengine.registry import init_default_scope
     init_default_scope('mmpose')
+    # Generated here on first use, one worker process per core (the files
+    # do not depend on it).
     train_set = DATASETS.build(
         dict(type='SyntheticMultiViewDataset', data_root=args.data_root,
-             mode='supervised'))
+             mode='supervised',
+             generator_cfg=dict(num_workers=os.cpu_count() or 1)))
     test_set = DATASETS.build(
         dict(type='SyntheticMultiViewDataset', data_root=args.data_root,
              mode='test', test_mode=True))
