@@ -98,3 +98,30 @@ def test_pipeline_stage1_has_the_stage3_architecture(path):
         assert not any(k.startswith('neck.') for k in keys3)
     assert cfg.selfsup_pipeline.get('init_from_stage1', True) == (
         'scratch' not in path.name)
+
+
+def test_quickstart_schedule_fits_the_embedded_dataset():
+    """The 3D quick-start configs step their learning rate by iteration;
+    the step and the end must follow the default dataset's size."""
+    import inspect
+    import math
+
+    from mmpose_epipolar.datasets.synthetic import generate_synthetic_h36m
+    defaults = {
+        k: p.default
+        for k, p in inspect.signature(
+            generate_synthetic_h36m).parameters.items()
+    }
+    views = (len(defaults['train_subjects']) * len(defaults['actions']) *
+             len(defaults['subactions']) * defaults['frames_per_sequence'] *
+             4)
+    assert views == 4800
+    synthetic = CONFIG_ROOT / 'body_3d_keypoint/pose_resnet/synthetic'
+    for name in ('td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py',
+                 'td-vol_cbam-res18-wasp_selfsup-1xb16-2e_synthetic-96x96.py'):
+        cfg = Config.fromfile(str(synthetic / name))
+        per_epoch = math.ceil(views / cfg.train_dataloader.batch_size)
+        total = cfg.train_cfg.max_epochs * per_epoch
+        step = cfg.param_scheduler[-1]
+        assert not step.by_epoch and step.end == total == 600, name
+        assert step.milestones == [int(0.75 * total)], name
