@@ -169,3 +169,23 @@ def test_transform_errors_name_the_file(dataset, tmp_path):
     assert not res['pseudo_label_valid']
     assert res['keypoints_visible'].sum() == 0
     assert (res['keypoints_depth'] == 0).all()
+
+
+def test_threshold_px_reaches_the_engine_and_the_meta(dataset, tmp_path,
+                                                      monkeypatch):
+    import mmpose_epipolar.apis.pseudo_labels as api
+    seen = []
+    real = api.make_pseudo_labels
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs['threshold_px'])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, 'make_pseudo_labels', spy)
+    src = tmp_path / 'preds.npz'
+    np.savez(src, imgname=dataset['imgname'], keypoints=dataset['keypoints'])
+    out = tmp_path / 'labels.npz'
+    api.main([str(src), str(dataset['cameras']), '--out', str(out),
+              '--threshold-px', '2.5'])
+    assert seen and set(seen) == {2.5}
+    assert json.loads(str(np.load(out)['meta']))['threshold_px'] == 2.5
