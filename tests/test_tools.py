@@ -129,3 +129,30 @@ def test_wrong_config_key_is_named(trained, tmp_path):
     ], check=False)
     assert code != 0
     assert 'depth_binz' in output
+
+
+def test_quickstart_replaces_stale_data_and_sets_old_outputs_aside(
+        tmp_path):
+    import importlib.util
+    import json
+    spec = importlib.util.spec_from_file_location(
+        'quickstart', ROOT / 'tools' / 'quickstart.py')
+    quickstart = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quickstart)
+    from mmpose_epipolar.datasets.synthetic import GENERATOR_VERSION
+
+    data, work = tmp_path / 'data', tmp_path / 'work'
+    data.mkdir()
+    (work / 'stage1_2d').mkdir(parents=True)
+    meta = dict(generator='mmpose_epipolar.datasets.synthetic',
+                version=GENERATOR_VERSION)
+    (data / 'meta.json').write_text(json.dumps(meta))
+    assert not quickstart.refresh_stale_data(str(data), str(work))
+    assert (work / 'stage1_2d').is_dir()
+
+    (data / 'meta.json').write_text(json.dumps(dict(meta, version='0.9')))
+    assert quickstart.refresh_stale_data(str(data), str(work))
+    assert not work.exists()
+    assert (tmp_path / 'work.data-v0.9' / 'stage1_2d').is_dir()
+    # Nothing to set aside the second time; the data still need replacing.
+    assert quickstart.refresh_stale_data(str(data), str(work))

@@ -47,6 +47,29 @@ def point_to_data(cfg, data_root: str) -> None:
         cfg[loader].dataset.data_root = data_root
 
 
+def refresh_stale_data(data_root: str, work_dir: str) -> bool:
+    """Whether ``data_root`` was made by another generator version and
+    must be generated again; if so, the outputs trained on it in
+    ``work_dir`` are moved aside to ``{work_dir}.data-v{old version}`` (not
+    deleted), since every stage would otherwise skip as done."""
+    from mmpose_epipolar.datasets.synthetic import (
+        made_by_another_generator_version,
+    )
+    if not made_by_another_generator_version(data_root):
+        return False
+    with open(osp.join(data_root, 'meta.json')) as f:
+        old = json.load(f).get('version')
+    print(f'[data] {data_root} was made by generator version {old!r}: '
+          'generating it again')
+    if osp.isdir(work_dir):
+        aside = f'{work_dir.rstrip("/")}.data-v{old}'
+        if osp.exists(aside):
+            aside += time.strftime('-%Y%m%d-%H%M%S')
+        os.rename(work_dir, aside)
+        print(f'[data] outputs made from the old data moved to {aside}')
+    return True
+
+
 def evaluate(cfg, checkpoint: str, out_dir: str) -> dict:
     """Test-split metrics of a checkpoint, with the per-joint chart."""
     from mmengine.runner import Runner
@@ -130,11 +153,13 @@ def main():
     from mmengine.registry import init_default_scope
     init_default_scope('mmpose')
     # Generated here on first use, one worker process per core (the files
-    # do not depend on it).
+    # do not depend on it); data left by an older generator are replaced.
+    stale = refresh_stale_data(args.data_root, args.work_dir)
     train_set = DATASETS.build(
         dict(type='SyntheticMultiViewDataset', data_root=args.data_root,
              mode='supervised',
-             generator_cfg=dict(num_workers=os.cpu_count() or 1)))
+             generator_cfg=dict(num_workers=os.cpu_count() or 1,
+                                overwrite=stale)))
     test_set = DATASETS.build(
         dict(type='SyntheticMultiViewDataset', data_root=args.data_root,
              mode='test', test_mode=True))

@@ -24,6 +24,7 @@ from mmpose_epipolar.datasets.synthetic import (
     forward_kinematics,
     generate_synthetic_h36m,
     h36m_camera,
+    made_by_another_generator_version,
     pixel_rays,
     render_primitives,
     sample_appearance,
@@ -277,6 +278,15 @@ def test_existing_folder_is_reused_or_refused(tmp_path):
     (other / 'notes.txt').write_text('mine')
     with pytest.raises(FileExistsError, match='no \\(valid\\) meta.json'):
         generate_synthetic_h36m(other, **cfg)
+    # Only our own output written by another version counts as stale.
+    assert not made_by_another_generator_version(root)
+    assert not made_by_another_generator_version(other)
+    assert not made_by_another_generator_version(tmp_path / 'missing')
+    record = json.loads(meta.read_text())
+    meta.write_text(json.dumps(dict(record, version='0.9')))
+    assert made_by_another_generator_version(root)
+    meta.write_text(json.dumps(dict(record, version='0.9', generator='x')))
+    assert not made_by_another_generator_version(root)
 
 
 @pytest.mark.parametrize(

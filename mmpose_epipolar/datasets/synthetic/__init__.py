@@ -26,6 +26,7 @@ from .generator import (
     GENERATOR_VERSION,
     SyntheticSubject,
     generate_synthetic_h36m,
+    made_by_another_generator_version,
     render_sequence,
 )
 from .motion import (
@@ -55,7 +56,8 @@ __all__ = [
     'H36M_CAMERA_IDS', 'H36M_SUBJECTS', 'h36m_camera', 'h36m_rig',
     'pixel_rays', 'project_camera_points', 'project_world_points',
     'world_to_camera', 'DEFAULT_ACTIONS', 'DEFAULT_TEST_SUBJECTS',
-    'DEFAULT_TRAIN_SUBJECTS', 'GENERATOR_VERSION', 'SyntheticSubject',
+    'DEFAULT_TRAIN_SUBJECTS', 'GENERATOR_VERSION',
+    'made_by_another_generator_version', 'SyntheticSubject',
     'generate_synthetic_h36m',
     'render_sequence', 'ACTION_STYLES', 'ANGLE_LIMITS', 'ANGLE_NAMES',
     'H36M_ACTIONS', 'MotionSequence', 'sample_key_pose', 'sample_motion',

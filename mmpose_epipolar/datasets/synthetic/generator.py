@@ -301,6 +301,23 @@ def _read_meta(path: str) -> Optional[Dict]:
         return None
 
 
+def made_by_another_generator_version(out_dir: str) -> bool:
+    """Whether ``out_dir`` holds data this generator wrote in another
+    version (so regenerating replaces only our own output).
+
+    Args:
+        out_dir (str): A data folder.
+
+    Returns:
+        bool: True when its ``meta.json`` names this generator and a
+        version other than :data:`GENERATOR_VERSION`.
+    """
+    meta = _read_meta(osp.join(str(out_dir), 'meta.json'))
+    return meta is not None and \
+        meta.get('generator') == 'mmpose_epipolar.datasets.synthetic' and \
+        meta.get('version') != GENERATOR_VERSION
+
+
 def _result(out_dir: str, meta: Dict, reused: bool, seconds: float) -> Dict:
     files = {k: osp.join(out_dir, v) for k, v in meta['files'].items()}
     return dict(
