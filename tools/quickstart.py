@@ -15,7 +15,7 @@ so running the command again continues where it stopped.
 
 Usage:
     python tools/quickstart.py [--work-dir work_dirs/quickstart]
-        [--data-root data/synthetic_h36m] [--device cpu]
+        [--data-root data/synthetic_h36m] [--seed 0]
 """
 import argparse
 import copy
@@ -39,6 +39,9 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--work-dir', default='work_dirs/quickstart')
     parser.add_argument('--data-root', default='data/synthetic_h36m')
+    parser.add_argument(
+        '--seed', type=int, default=0,
+        help='seed of weights, sampling and augmentation in every stage')
     return parser.parse_args()
 
 
@@ -144,6 +147,7 @@ def main():
     supervised = Config.fromfile(osp.join(CONFIG_DIR, SUPERVISED))
     for cfg in (selfsup, stage1, supervised):
         point_to_data(cfg, args.data_root)
+        cfg.randomness = dict(seed=args.seed)
     for cfg in (selfsup, supervised):
         # Tested once at the end, with the per-joint chart: no validation
         # pass during training.
