@@ -55,13 +55,10 @@ def refresh_stale_data(data_root: str, work_dir: str) -> bool:
     must be generated again; if so, the outputs trained on it in
     ``work_dir`` are moved aside to ``{work_dir}.data-v{old version}`` (not
     deleted), since every stage would otherwise skip as done."""
-    from mmpose_epipolar.datasets.synthetic import (
-        made_by_another_generator_version,
-    )
-    if not made_by_another_generator_version(data_root):
+    from mmpose_epipolar.datasets.synthetic import other_generator_version
+    old = other_generator_version(data_root)
+    if old is None:
         return False
-    with open(osp.join(data_root, 'meta.json')) as f:
-        old = json.load(f).get('version')
     print(f'[data] {data_root} was made by generator version {old!r}: '
           'generating it again')
     if osp.isdir(work_dir):

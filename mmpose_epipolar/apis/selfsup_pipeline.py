@@ -13,7 +13,8 @@
 Each stage is skipped when its output exists, and a training stage that was
 interrupted resumes from its last checkpoint, so the command can simply be
 run again. Stage outputs go to ``WORK_DIR/{stage1_2d,pseudo_labels.npz,
-stage3_selfsup}``.
+stage3_CONFIG_NAME}`` (``stage3_selfsup`` from :func:`run_stages` when the
+config names no ``stage3_name``).
 
 Usage:
     python tools/selfsup_pipeline.py SELFSUP_CONFIG [--work-dir DIR]

@@ -24,7 +24,7 @@ from mmpose_epipolar.datasets.synthetic import (
     forward_kinematics,
     generate_synthetic_h36m,
     h36m_camera,
-    made_by_another_generator_version,
+    other_generator_version,
     pixel_rays,
     render_primitives,
     sample_appearance,
@@ -279,14 +279,14 @@ def test_existing_folder_is_reused_or_refused(tmp_path):
     with pytest.raises(FileExistsError, match='no \\(valid\\) meta.json'):
         generate_synthetic_h36m(other, **cfg)
     # Only our own output written by another version counts as stale.
-    assert not made_by_another_generator_version(root)
-    assert not made_by_another_generator_version(other)
-    assert not made_by_another_generator_version(tmp_path / 'missing')
+    assert other_generator_version(root) is None
+    assert other_generator_version(other) is None
+    assert other_generator_version(tmp_path / 'missing') is None
     record = json.loads(meta.read_text())
     meta.write_text(json.dumps(dict(record, version='0.9')))
-    assert made_by_another_generator_version(root)
+    assert other_generator_version(root) == '0.9'
     meta.write_text(json.dumps(dict(record, version='0.9', generator='x')))
-    assert not made_by_another_generator_version(root)
+    assert other_generator_version(root) is None
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from .generator import (
     GENERATOR_VERSION,
     SyntheticSubject,
     generate_synthetic_h36m,
-    made_by_another_generator_version,
+    other_generator_version,
     render_sequence,
 )
 from .motion import (
@@ -57,7 +57,7 @@ __all__ = [
     'pixel_rays', 'project_camera_points', 'project_world_points',
     'world_to_camera', 'DEFAULT_ACTIONS', 'DEFAULT_TEST_SUBJECTS',
     'DEFAULT_TRAIN_SUBJECTS', 'GENERATOR_VERSION',
-    'made_by_another_generator_version', 'SyntheticSubject',
+    'other_generator_version', 'SyntheticSubject',
     'generate_synthetic_h36m',
     'render_sequence', 'ACTION_STYLES', 'ANGLE_LIMITS', 'ANGLE_NAMES',
     'H36M_ACTIONS', 'MotionSequence', 'sample_key_pose', 'sample_motion',

@@ -56,6 +56,7 @@ from .skeleton import BodyShape, forward_kinematics, sample_body_shape
 
 # 1.1: an outfit per sequence with a front panel; 48 frames, every 2nd.
 GENERATOR_VERSION = '1.1'
+GENERATOR_NAME = 'mmpose_epipolar.datasets.synthetic'
 DEFAULT_TRAIN_SUBJECTS = ('S1', 'S5', 'S6', 'S7', 'S8')
 DEFAULT_TEST_SUBJECTS = ('S9', 'S11')
 DEFAULT_ACTIONS = ('Directions', 'Greeting', 'Purchases', 'Sitting',
@@ -301,21 +302,23 @@ def _read_meta(path: str) -> Optional[Dict]:
         return None
 
 
-def made_by_another_generator_version(out_dir: str) -> bool:
-    """Whether ``out_dir`` holds data this generator wrote in another
-    version (so regenerating replaces only our own output).
+def other_generator_version(out_dir: str) -> Optional[str]:
+    """The version of this generator that wrote ``out_dir``, when it is
+    not the current one (so regenerating replaces only our own output).
 
     Args:
         out_dir (str): A data folder.
 
     Returns:
-        bool: True when its ``meta.json`` names this generator and a
-        version other than :data:`GENERATOR_VERSION`.
+        str, optional: The ``version`` of a ``meta.json`` written by this
+        generator, if it differs from :data:`GENERATOR_VERSION`; None for
+        current, foreign or missing data.
     """
     meta = _read_meta(osp.join(str(out_dir), 'meta.json'))
-    return meta is not None and \
-        meta.get('generator') == 'mmpose_epipolar.datasets.synthetic' and \
-        meta.get('version') != GENERATOR_VERSION
+    if meta is None or meta.get('generator') != GENERATOR_NAME or \
+            meta.get('version') == GENERATOR_VERSION:
+        return None
+    return str(meta.get('version'))
 
 
 def _result(out_dir: str, meta: Dict, reused: bool, seconds: float) -> Dict:
@@ -451,7 +454,7 @@ def generate_synthetic_h36m(
         counts[f'{split}_images'] = len(anns[split]['imgname'])
 
     meta = dict(
-        generator='mmpose_epipolar.datasets.synthetic',
+        generator=GENERATOR_NAME,
         version=GENERATOR_VERSION,
         params=params,
         counts=counts,
