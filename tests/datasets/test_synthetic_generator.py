@@ -352,6 +352,22 @@ def test_walking_moves_the_body_and_standing_keeps_feet_down():
         assert min(j[3, 2], j[6, 2]) == pytest.approx(shape.ankle_height)
 
 
+def test_every_clip_turns_the_body_around():
+    """Each camera sees the body's front and back within one clip, so a
+    sequence's background cannot tell which way the body faces."""
+    rng = np.random.default_rng(3)
+    for action in ('Directions', 'Sitting', 'Phoning', 'Walking'):
+        for _ in range(5):
+            motion = sample_motion(action, 48, 2, rng, radius=0.8)
+            turned = np.ptp(np.unwrap(motion.heading))
+            low = 0.5 * np.pi if action == 'Walking' else np.pi
+            assert turned > low * 0.9, (action, np.rad2deg(turned))
+            # At most ~2.5 turns' worth over the clip: still a body
+            # turning, not spinning from frame to frame.
+            step = np.abs(np.diff(np.unwrap(motion.heading))).max()
+            assert step < np.deg2rad(45), (action, np.rad2deg(step))
+
+
 def test_images_show_a_person_at_the_labels(small_set):
     result, train, _, _ = small_set
     root = Path(result['root']) / 'images'

@@ -1,7 +1,11 @@
 import pytest
 import torch
 
-from mmpose_epipolar.models.utils import peak_mass, soft_argmax_3d
+from mmpose_epipolar.models.utils import (
+    gaussian_heatmaps,
+    peak_mass,
+    soft_argmax_3d,
+)
 
 
 @pytest.mark.parametrize('shape', [(8, 16, 16), (16, 32, 24)])
@@ -65,3 +69,19 @@ def test_backward_keeps_one_copy_of_the_volume():
         coords, _ = soft_argmax_3d(volume, beta=2.0)
     volume_sized = sum(n for n in saved if n >= volume_numel)
     assert volume_sized == volume_numel
+
+
+def test_gaussian_heatmaps_invert_the_soft_argmax():
+    """A Gaussian target away from the border decodes to its centre."""
+    coords = torch.tensor([[[0.1, -0.2], [-0.25, 0.15], [0.0, 0.0]]])
+    heatmaps = gaussian_heatmaps(coords, (24, 20), sigma=1.5)
+    assert heatmaps.shape == (1, 3, 20, 24)
+    torch.testing.assert_close(heatmaps.sum(dim=(-1, -2)), torch.ones(1, 3))
+    volume = heatmaps.log()[:, :, None].expand(1, 3, 4, 20, 24)
+    decoded, marginal = soft_argmax_3d(volume.contiguous())
+    torch.testing.assert_close(decoded[..., :2], coords, atol=1e-5, rtol=0)
+    torch.testing.assert_close(marginal, heatmaps, atol=1e-6, rtol=0)
+    # Half the mass lies within 1.18 sigma of the centre on each axis.
+    row = heatmaps[0, 2].sum(dim=0)
+    centre = int((0.0 + 0.5) * 24)
+    assert row[centre - 1:centre + 2].sum() > 0.5

@@ -121,3 +121,56 @@ def test_network_overfits_one_batch(repo_root):
     assert pred.keypoint_scores.shape == (1, 16)
     assert results[0].pred_instances.metainfo['keypoints_3d_unit'] == \
         'image_px_root_relative'
+
+
+def test_heatmap_loss_is_zero_at_the_target_and_masks_bad_labels():
+    """DSNT's regulariser: JS divergence to a Gaussian at each label,
+    averaged over the joints that have a finite, weighted 2D label."""
+    head = MODELS.build(
+        dict(type='VolumetricHeatmapHead', in_channels=8, num_keypoints=3,
+             depth_bins=4, deconv_out_channels=(8, ),
+             deconv_kernel_sizes=(4, ),
+             heatmap_loss=dict(type='JSDiscretLoss', use_target_weight=True),
+             heatmap_sigma=1.0, heatmap_loss_weight=2.0))
+    labels = torch.tensor([[[0.1, -0.2, 0.0], [0.3, 0.25, 0.1],
+                            [-0.2, 0.0, 0.0]]])
+    weights = torch.ones(1, 3, 3)
+    from mmpose_epipolar.models.utils import gaussian_heatmaps
+    exact = gaussian_heatmaps(labels, (24, 24), 1.0)
+    uniform = torch.full_like(exact, 1.0 / 576)
+    coords = labels.clone()
+    assert head.loss_from_coords(coords, labels, weights,
+                                 exact)['loss_heatmap'] < 1e-6
+    far = head.loss_from_coords(coords, labels, weights,
+                                uniform)['loss_heatmap']
+    # Uniform vs a sigma-1 Gaussian on 24 x 24: JS close to its ln 2 bound,
+    # times the weight 2.
+    assert 0.9 < far.item() < 2 * np.log(2)
+
+    # A NaN label and a zero-weight joint drop out: the mean is over the
+    # remaining joint only, and no NaN reaches the loss.
+    labels[0, 0, 0] = float('nan')
+    weights[0, 1] = 0.0
+    uniform.requires_grad_(True)
+    one = head.loss_from_coords(coords, labels, weights, uniform)
+    assert torch.isfinite(one['loss_heatmap'])
+    torch.testing.assert_close(one['loss_heatmap'], far, rtol=0.05, atol=0)
+    one['loss_heatmap'].backward()
+    assert torch.isfinite(uniform.grad).all()
+    assert uniform.grad[0, :2].abs().max() == 0
+    # An underflowed softmax (exact zeros) still gives a finite gradient.
+    peaked = torch.zeros_like(uniform)
+    peaked[0, 2, 10, 10] = 1.0
+    peaked.requires_grad_(True)
+    head.loss_from_coords(coords, labels, weights,
+                          peaked)['loss_heatmap'].backward()
+    assert torch.isfinite(peaked.grad).all()
+    none = head.loss_from_coords(coords, labels, torch.zeros_like(weights),
+                                 uniform)
+    assert none['loss_heatmap'].item() == 0.0
+    # Without a heatmap loss (the paper's), only the coordinate loss.
+    assert 'loss_heatmap' not in MODELS.build(
+        dict(type='VolumetricHeatmapHead', in_channels=8, num_keypoints=3,
+             depth_bins=4, deconv_out_channels=(8, ),
+             deconv_kernel_sizes=(4, ))).loss_from_coords(
+                 coords, labels, weights, exact)

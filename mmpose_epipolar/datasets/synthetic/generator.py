@@ -55,7 +55,8 @@ from .scene import render_background, sample_scene, shadow_factor
 from .skeleton import BodyShape, forward_kinematics, sample_body_shape
 
 # 1.1: an outfit per sequence with a front panel; 48 frames, every 2nd.
-GENERATOR_VERSION = '1.1'
+# 1.2: the body turns around within every clip.
+GENERATOR_VERSION = '1.2'
 GENERATOR_NAME = 'mmpose_epipolar.datasets.synthetic'
 DEFAULT_TRAIN_SUBJECTS = ('S1', 'S5', 'S6', 'S7', 'S8')
 DEFAULT_TEST_SUBJECTS = ('S9', 'S11')

@@ -7,9 +7,10 @@ draws key poses from its action's styles every ``key_interval`` frames of a
 convex angle limits; the smoothstep's slope is at most 1.5, so an angle
 changes by at most ``1.5 * max_key_step / key_interval`` per timeline frame.
 Walking actions use a procedural gait for the legs instead, moving the pelvis
-along the heading. Synthetic motion is time-compressed (a key pose every
-~0.16 s, each joint turning at most 60 degrees between keys) so that a short
-clip covers many poses.
+along the heading. Every clip turns the body around (about once for
+standing actions, a quarter to a half turn for walks). Synthetic motion is
+time-compressed (a key pose every ~0.16 s, each joint turning at most 60
+degrees between keys) so that a short clip covers many poses.
 """
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Sequence, Tuple
@@ -219,6 +220,18 @@ def _gait_angles(base: np.ndarray, phase: np.ndarray,
     return clip_to_limits(out)
 
 
+def _clip_turn(rng: np.random.Generator, low: float, high: float) -> float:
+    """How far (radians, either way) the body turns over a whole clip.
+
+    Every clip turns the body so that each camera sees its front, sides
+    and back, as Human3.6M's subjects turn while they act and walk in
+    circles. Were the heading nearly fixed, a sequence's background and
+    camera would tell which way the body faces, and a network could learn
+    left from right by remembering them instead of looking at the body.
+    """
+    return float(rng.choice([-1.0, 1.0]) * rng.uniform(low, high))
+
+
 def sample_motion(action: str,
                   num_frames: int,
                   frame_step: int,
@@ -280,8 +293,8 @@ def sample_motion(action: str,
             start = centre + rng.uniform(0.5, 1.0) * radius * np.array(
                 [np.cos(start_ang), np.sin(start_ang)])
             heading0 = start_ang + np.pi + rng.uniform(-0.5, 0.5)
-            turn = rng.normal(0.0, 0.4) / duration
-            heading = heading0 + turn * frame_ids
+            heading = heading0 + _clip_turn(rng, 0.5 * np.pi,
+                                            np.pi) * frame_ids / duration
             length = rng.uniform(1.0, 1.8) * radius
             step_len = length / duration
             d = np.stack([np.cos(heading), np.sin(heading)], axis=-1)
@@ -298,6 +311,8 @@ def sample_motion(action: str,
             root = smoothstep_blend(root_keys, key_interval, frame_ids)
             heading_keys = rng.uniform(-np.pi, np.pi) + np.cumsum(
                 rng.normal(0.0, np.deg2rad(20.0), size=num_keys))
+            heading_keys += _clip_turn(rng, 1.5 * np.pi, 2.5 * np.pi) * (
+                np.arange(num_keys) / max(num_keys - 1, 1))
             heading = smoothstep_blend(heading_keys, key_interval, frame_ids)
         within = np.linalg.norm(root - centre, axis=-1).max() <= radius
         if within and (inside is None or inside(root)):

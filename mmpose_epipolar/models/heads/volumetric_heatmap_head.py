@@ -15,7 +15,7 @@ from mmpose.utils.typing import (
 )
 from torch import Tensor
 
-from ..utils import peak_mass, soft_argmax_3d
+from ..utils import gaussian_heatmaps, peak_mass, soft_argmax_3d
 
 IntSequence = Optional[Sequence[int]]
 
@@ -65,6 +65,18 @@ class VolumetricHeatmapHead(HeatmapHead):
         axis_weights (Sequence[float]): Loss weight of x, y and z.
             Defaults to (1, 1, 1).
         loss (dict): Loss config. Defaults to :class:`MaskedSmoothL1Loss`.
+        heatmap_loss (dict, optional): A divergence between the
+            depth-marginalised heatmap (B, J, H, W) and a Gaussian around the
+            label (DSNT's regulariser, Nibali et al. 2018), e.g. MMPose's
+            ``JSDiscretLoss``; averaged over joints, it is added to the
+            coordinate loss as ``loss_heatmap``. It gives the soft-argmax a
+            unimodal target: coordinates alone let an ambiguous joint (left
+            or right?) settle on the mean of both answers. Defaults to None
+            (the paper's loss alone).
+        heatmap_sigma (float): Standard deviation of that Gaussian in
+            heatmap pixels. Defaults to 1.
+        heatmap_loss_weight (float): Multiplier of ``loss_heatmap``.
+            Defaults to 1.
         decoder (dict, optional): Codec config
             (:class:`VolumetricIntegralLabel`).
         init_cfg (dict, optional): Initialisation config.
@@ -79,6 +91,9 @@ class VolumetricHeatmapHead(HeatmapHead):
                  beta: float = 1.0,
                  axis_weights: Sequence[float] = (1.0, 1.0, 1.0),
                  loss: ConfigType = dict(type='MaskedSmoothL1Loss'),
+                 heatmap_loss: OptConfigType = None,
+                 heatmap_sigma: float = 1.0,
+                 heatmap_loss_weight: float = 1.0,
                  decoder: OptConfigType = None,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(
@@ -92,6 +107,10 @@ class VolumetricHeatmapHead(HeatmapHead):
         self.num_keypoints = num_keypoints
         self.depth_bins = depth_bins
         self.beta = beta
+        self.heatmap_loss = (MODELS.build(heatmap_loss)
+                             if heatmap_loss is not None else None)
+        self.heatmap_sigma = heatmap_sigma
+        self.heatmap_loss_weight = heatmap_loss_weight
         self.register_buffer(
             'axis_weights',
             torch.tensor(axis_weights, dtype=torch.float32),
@@ -181,11 +200,12 @@ class VolumetricHeatmapHead(HeatmapHead):
             train_cfg (dict): Unused.
 
         Returns:
-            dict: ``loss_kpt`` and ``acc_pose`` (2D PCK at 0.05 of the crop).
+            dict: ``loss_kpt``, ``loss_heatmap`` (with ``heatmap_loss``) and
+            ``acc_pose`` (2D PCK at 0.05 of the crop).
         """
-        coords, _ = self.forward(feats)
+        coords, heatmaps = self.forward(feats)
         labels, weights = self.collect_labels(batch_data_samples)
-        return self.loss_from_coords(coords, labels, weights)
+        return self.loss_from_coords(coords, labels, weights, heatmaps)
 
     def collect_labels(
             self, batch_data_samples: OptSampleList) -> Tuple[Tensor, Tensor]:
@@ -204,20 +224,29 @@ class VolumetricHeatmapHead(HeatmapHead):
             weights = weights.unsqueeze(-1).expand_as(labels)
         return labels, weights
 
-    def loss_from_coords(self, coords: Tensor, labels: Tensor,
-                         weights: Tensor) -> dict:
+    def loss_from_coords(self,
+                         coords: Tensor,
+                         labels: Tensor,
+                         weights: Tensor,
+                         heatmaps: Optional[Tensor] = None) -> dict:
         """Loss and 2D accuracy of predicted against labelled coordinates.
 
         Args:
             coords (Tensor): Predictions (B, J, 3).
             labels (Tensor): Targets (B, J, 3).
             weights (Tensor): Per-axis weights (B, J, 3).
+            heatmaps (Tensor, optional): Depth-marginalised heatmaps
+                (B, J, H, W), for ``heatmap_loss``.
 
         Returns:
-            dict: ``loss_kpt`` and ``acc_pose``.
+            dict: ``loss_kpt``, ``acc_pose`` and, with ``heatmap_loss`` and
+            ``heatmaps``, ``loss_heatmap``.
         """
         weights = weights * self.axis_weights.to(weights)
-        loss = self.loss_module(coords, labels, weights)
+        losses = dict(loss_kpt=self.loss_module(coords, labels, weights))
+        if self.heatmap_loss is not None and heatmaps is not None:
+            losses['loss_heatmap'] = self.heatmap_loss_from(
+                heatmaps, labels, weights)
         mask = to_numpy(weights[..., :2].amin(dim=-1)) > 0
         _, acc, _ = keypoint_pck_accuracy(
             pred=to_numpy(coords[..., :2]),
@@ -225,8 +254,37 @@ class VolumetricHeatmapHead(HeatmapHead):
             mask=mask,
             thr=0.05,
             norm_factor=np.ones((coords.shape[0], 2), dtype=np.float32))
-        return dict(
-            loss_kpt=loss, acc_pose=torch.tensor(acc, device=coords.device))
+        losses['acc_pose'] = torch.tensor(acc, device=coords.device)
+        return losses
+
+    def heatmap_loss_from(self, heatmaps: Tensor, labels: Tensor,
+                          weights: Tensor) -> Tensor:
+        """``heatmap_loss`` against Gaussians at the labels, mean per joint.
+
+        Args:
+            heatmaps (Tensor): Depth-marginalised heatmaps (B, J, H, W).
+            labels (Tensor): Targets (B, J, 3); non-finite ones are masked.
+            weights (Tensor): Per-axis weights (B, J, 3).
+
+        Returns:
+            Tensor: Scalar loss; 0 when no joint has a 2D label.
+        """
+        h, w = heatmaps.shape[-2:]
+        usable = (weights[..., :2].amin(dim=-1) > 0) & torch.isfinite(
+            labels[..., :2]).all(dim=-1)
+        if not usable.any():
+            return heatmaps.sum() * 0.0
+        # Only usable joints enter the divergence: zeroing a heatmap by a
+        # weight instead, as the loss's target_weight does, gives p log p a
+        # NaN gradient at p = 0; the floor does the same for an underflowed
+        # softmax.
+        pred = heatmaps[usable].clamp(min=1e-12)[None]
+        targets = gaussian_heatmaps(labels[usable][None, :, :2].detach(),
+                                    (w, h), self.heatmap_sigma)
+        # (1, N, H, W): the loss sums over the N joints of its one "batch".
+        total = self.heatmap_loss(pred, targets,
+                                  torch.ones(pred.shape[:2]).to(pred))
+        return self.heatmap_loss_weight * total / pred.shape[1]
 
     @property
     def default_init_cfg(self):

@@ -1,3 +1,3 @@
-from .soft_argmax import peak_mass, soft_argmax_3d
+from .soft_argmax import gaussian_heatmaps, peak_mass, soft_argmax_3d
 
-__all__ = ['soft_argmax_3d', 'peak_mass']
+__all__ = ['soft_argmax_3d', 'peak_mass', 'gaussian_heatmaps']

@@ -63,3 +63,30 @@ def peak_mass(heatmap_2d: Tensor, radius: int = 1) -> Tensor:
         heatmap_2d, size, stride=1, padding=radius,
         count_include_pad=True) * size * size
     return window.flatten(2).amax(dim=-1).clamp(0.0, 1.0)
+
+
+def gaussian_heatmaps(coords: Tensor, size: Tuple[int, int],
+                      sigma: float) -> Tensor:
+    """Normalised Gaussian heatmaps centred on normalised coordinates.
+
+    The inverse of the 2D part of :func:`soft_argmax_3d`: a joint at
+    ``x_n`` sits at heatmap column ``(x_n + 0.5) * W``.
+
+    Args:
+        coords (Tensor): Normalised (x, y, ...) of shape (B, J, >=2).
+        size (tuple[int, int]): Heatmap size (W, H).
+        sigma (float): Standard deviation in heatmap pixels.
+
+    Returns:
+        Tensor: Heatmaps (B, J, H, W), each summing to 1.
+    """
+    w, h = size
+    cols = torch.arange(w, dtype=coords.dtype, device=coords.device)
+    rows = torch.arange(h, dtype=coords.dtype, device=coords.device)
+    cx = (coords[..., 0:1] + 0.5) * w
+    cy = (coords[..., 1:2] + 0.5) * h
+    gx = torch.exp(-0.5 * ((cols - cx) / sigma)**2)
+    gy = torch.exp(-0.5 * ((rows - cy) / sigma)**2)
+    heatmaps = gy[..., :, None] * gx[..., None, :]
+    return heatmaps / heatmaps.flatten(2).sum(-1).clamp(min=1e-12)[..., None,
+                                                                    None]
