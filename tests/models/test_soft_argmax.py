@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from mmpose_epipolar.models.utils import (
+    gaussian_depth_marginals,
     gaussian_heatmaps,
     peak_mass,
     soft_argmax_3d,
@@ -81,6 +82,14 @@ def test_gaussian_heatmaps_invert_the_soft_argmax():
     decoded, marginal = soft_argmax_3d(volume.contiguous())
     torch.testing.assert_close(decoded[..., :2], coords, atol=1e-5, rtol=0)
     torch.testing.assert_close(marginal, heatmaps, atol=1e-6, rtol=0)
+    depth = torch.tensor([[-0.2, 0.0, 0.3]])
+    volume = gaussian_depth_marginals(depth, 16, 1.0).log()[
+        ..., None, None].expand(1, 3, 16, 5, 5)
+    decoded, _, marginal = soft_argmax_3d(
+        volume.contiguous(), depth_marginal=True)
+    torch.testing.assert_close(decoded[..., 2], depth, atol=1e-3, rtol=0)
+    torch.testing.assert_close(
+        marginal, gaussian_depth_marginals(depth, 16, 1.0))
     # Half the mass lies within 1.18 sigma of the centre on each axis.
     row = heatmaps[0, 2].sum(dim=0)
     centre = int((0.0 + 0.5) * 24)

@@ -168,6 +168,20 @@ def test_heatmap_loss_is_zero_at_the_target_and_masks_bad_labels():
     none = head.loss_from_coords(coords, labels, torch.zeros_like(weights),
                                  uniform)
     assert none['loss_heatmap'].item() == 0.0
+    # Depth marginals join where the label has depth (weight > 0).
+    from mmpose_epipolar.models.utils import gaussian_depth_marginals
+    weights = torch.ones(1, 3, 3)
+    labels[0, 0, 0] = 0.1
+    exact_depth = gaussian_depth_marginals(labels[..., 2], 4, 1.0)
+    flat_depth = torch.full_like(exact_depth, 0.25)
+    with_exact = head.loss_from_coords(coords, labels, weights, exact,
+                                       exact_depth)['loss_heatmap']
+    with_flat = head.loss_from_coords(coords, labels, weights, exact,
+                                      flat_depth)['loss_heatmap']
+    assert with_exact < 1e-6 < with_flat
+    weights[..., 2] = 0.0
+    assert head.loss_from_coords(coords, labels, weights, exact,
+                                 flat_depth)['loss_heatmap'] < 1e-6
     # Without a heatmap loss (the paper's), only the coordinate loss.
     assert 'loss_heatmap' not in MODELS.build(
         dict(type='VolumetricHeatmapHead', in_channels=8, num_keypoints=3,

@@ -15,7 +15,12 @@ from mmpose.utils.typing import (
 )
 from torch import Tensor
 
-from ..utils import gaussian_heatmaps, peak_mass, soft_argmax_3d
+from ..utils import (
+    gaussian_depth_marginals,
+    gaussian_heatmaps,
+    peak_mass,
+    soft_argmax_3d,
+)
 
 IntSequence = Optional[Sequence[int]]
 
@@ -65,16 +70,18 @@ class VolumetricHeatmapHead(HeatmapHead):
         axis_weights (Sequence[float]): Loss weight of x, y and z.
             Defaults to (1, 1, 1).
         loss (dict): Loss config. Defaults to :class:`MaskedSmoothL1Loss`.
-        heatmap_loss (dict, optional): A divergence between the
-            depth-marginalised heatmap (B, J, H, W) and a Gaussian around the
-            label (DSNT's regulariser, Nibali et al. 2018), e.g. MMPose's
-            ``JSDiscretLoss``; averaged over joints, it is added to the
-            coordinate loss as ``loss_heatmap``. It gives the soft-argmax a
-            unimodal target: coordinates alone let an ambiguous joint (left
-            or right?) settle on the mean of both answers. Defaults to None
-            (the paper's loss alone).
-        heatmap_sigma (float): Standard deviation of that Gaussian in
-            heatmap pixels. Defaults to 1.
+        heatmap_loss (dict, optional): A divergence between the volume's
+            marginals and Gaussians around the label (DSNT's regulariser,
+            Nibali et al. 2018), e.g. MMPose's ``JSDiscretLoss``: on the
+            depth-marginalised heatmap (B, J, H, W) and, where the label has
+            depth, on the depth marginal (B, J, D). Averaged over joints, it
+            is added to the coordinate loss as ``loss_heatmap``. It gives the
+            soft-argmax a unimodal target: coordinates alone let a joint the
+            network is unsure of settle on the mean of its answers (the
+            midline, a flattened depth). Defaults to None (the paper's loss
+            alone).
+        heatmap_sigma (float): Standard deviation of those Gaussians in
+            heatmap pixels and depth bins. Defaults to 1.
         heatmap_loss_weight (float): Multiplier of ``loss_heatmap``.
             Defaults to 1.
         decoder (dict, optional): Codec config
@@ -143,6 +150,12 @@ class VolumetricHeatmapHead(HeatmapHead):
         """
         return soft_argmax_3d(self.forward_volume(feats), self.beta)
 
+    def forward_with_depth(
+            self, feats: Tuple[Tensor, ...]) -> Tuple[Tensor, Tensor, Tensor]:
+        """:meth:`forward`, plus the depth marginal (B, J, D)."""
+        return soft_argmax_3d(
+            self.forward_volume(feats), self.beta, depth_marginal=True)
+
     def predict(self,
                 feats,
                 batch_data_samples: OptSampleList,
@@ -203,9 +216,9 @@ class VolumetricHeatmapHead(HeatmapHead):
             dict: ``loss_kpt``, ``loss_heatmap`` (with ``heatmap_loss``) and
             ``acc_pose`` (2D PCK at 0.05 of the crop).
         """
-        coords, heatmaps = self.forward(feats)
+        coords, heatmaps, depth = self.forward_with_depth(feats)
         labels, weights = self.collect_labels(batch_data_samples)
-        return self.loss_from_coords(coords, labels, weights, heatmaps)
+        return self.loss_from_coords(coords, labels, weights, heatmaps, depth)
 
     def collect_labels(
             self, batch_data_samples: OptSampleList) -> Tuple[Tensor, Tensor]:
@@ -228,7 +241,8 @@ class VolumetricHeatmapHead(HeatmapHead):
                          coords: Tensor,
                          labels: Tensor,
                          weights: Tensor,
-                         heatmaps: Optional[Tensor] = None) -> dict:
+                         heatmaps: Optional[Tensor] = None,
+                         depth: Optional[Tensor] = None) -> dict:
         """Loss and 2D accuracy of predicted against labelled coordinates.
 
         Args:
@@ -237,6 +251,8 @@ class VolumetricHeatmapHead(HeatmapHead):
             weights (Tensor): Per-axis weights (B, J, 3).
             heatmaps (Tensor, optional): Depth-marginalised heatmaps
                 (B, J, H, W), for ``heatmap_loss``.
+            depth (Tensor, optional): Depth marginals (B, J, D), for
+                ``heatmap_loss``.
 
         Returns:
             dict: ``loss_kpt``, ``acc_pose`` and, with ``heatmap_loss`` and
@@ -246,7 +262,7 @@ class VolumetricHeatmapHead(HeatmapHead):
         losses = dict(loss_kpt=self.loss_module(coords, labels, weights))
         if self.heatmap_loss is not None and heatmaps is not None:
             losses['loss_heatmap'] = self.heatmap_loss_from(
-                heatmaps, labels, weights)
+                heatmaps, labels, weights, depth)
         mask = to_numpy(weights[..., :2].amin(dim=-1)) > 0
         _, acc, _ = keypoint_pck_accuracy(
             pred=to_numpy(coords[..., :2]),
@@ -257,34 +273,53 @@ class VolumetricHeatmapHead(HeatmapHead):
         losses['acc_pose'] = torch.tensor(acc, device=coords.device)
         return losses
 
-    def heatmap_loss_from(self, heatmaps: Tensor, labels: Tensor,
-                          weights: Tensor) -> Tensor:
+    def heatmap_loss_from(self,
+                          heatmaps: Tensor,
+                          labels: Tensor,
+                          weights: Tensor,
+                          depth: Optional[Tensor] = None) -> Tensor:
         """``heatmap_loss`` against Gaussians at the labels, mean per joint.
 
         Args:
             heatmaps (Tensor): Depth-marginalised heatmaps (B, J, H, W).
             labels (Tensor): Targets (B, J, 3); non-finite ones are masked.
             weights (Tensor): Per-axis weights (B, J, 3).
+            depth (Tensor, optional): Depth marginals (B, J, D); compared
+                where the depth weight is positive.
 
         Returns:
-            Tensor: Scalar loss; 0 when no joint has a 2D label.
+            Tensor: Scalar loss; 0 when no joint has a label.
         """
         h, w = heatmaps.shape[-2:]
-        usable = (weights[..., :2].amin(dim=-1) > 0) & torch.isfinite(
-            labels[..., :2]).all(dim=-1)
-        if not usable.any():
-            return heatmaps.sum() * 0.0
-        # Only usable joints enter the divergence: zeroing a heatmap by a
-        # weight instead, as the loss's target_weight does, gives p log p a
-        # NaN gradient at p = 0; the floor does the same for an underflowed
-        # softmax.
-        pred = heatmaps[usable].clamp(min=1e-12)[None]
-        targets = gaussian_heatmaps(labels[usable][None, :, :2].detach(),
-                                    (w, h), self.heatmap_sigma)
-        # (1, N, H, W): the loss sums over the N joints of its one "batch".
-        total = self.heatmap_loss(pred, targets,
+        finite = torch.isfinite(labels)
+        in_2d = (weights[..., :2].amin(dim=-1) > 0) & finite[..., :2].all(-1)
+        loss = self._divergence(
+            heatmaps[in_2d],
+            gaussian_heatmaps(labels[in_2d].detach(), (w, h),
+                              self.heatmap_sigma))
+        if depth is not None:
+            in_depth = (weights[..., 2] > 0) & finite[..., 2]
+            loss = loss + self._divergence(
+                depth[in_depth],
+                gaussian_depth_marginals(labels[in_depth][:, 2].detach(),
+                                         depth.shape[-1], self.heatmap_sigma))
+        return self.heatmap_loss_weight * loss
+
+    def _divergence(self, pred: Tensor, target: Tensor) -> Tensor:
+        """Mean ``heatmap_loss`` of N distributions (N, ...) vs targets.
+
+        Only labelled joints are passed in: zeroing a distribution by a
+        weight instead, as the loss's target_weight does, gives ``p log p``
+        a NaN gradient at p = 0; the floor does the same for an underflowed
+        softmax.
+        """
+        if pred.shape[0] == 0:
+            return pred.sum() * 0.0
+        # As one "batch" (1, N, ...): the loss sums over the N joints.
+        pred = pred.clamp(min=1e-12)[None]
+        total = self.heatmap_loss(pred, target[None],
                                   torch.ones(pred.shape[:2]).to(pred))
-        return self.heatmap_loss_weight * total / pred.shape[1]
+        return total / pred.shape[1]
 
     @property
     def default_init_cfg(self):

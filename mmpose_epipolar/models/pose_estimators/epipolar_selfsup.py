@@ -134,9 +134,11 @@ class EpipolarSelfSupEstimator(TopdownVolumetricEstimator):
             ``pseudo_valid``, the fraction of views with a valid label.
         """
         labels, weights = self.online_targets(inputs, data_samples)
-        coords, heatmaps = self.head.forward(self.extract_feat(inputs))
+        coords, heatmaps, depth = self.head.forward_with_depth(
+            self.extract_feat(inputs))
         losses = self.head.loss_from_coords(coords, labels.to(coords),
-                                            weights.to(coords), heatmaps)
+                                            weights.to(coords), heatmaps,
+                                            depth)
         valid = (weights[..., 0] > 0).any(dim=-1).float().mean()
         losses['pseudo_valid'] = valid.to(coords.device)
         return losses

@@ -13,7 +13,8 @@ def _expectation(marginal: Tensor) -> Tensor:
 
 
 def soft_argmax_3d(volume: Tensor,
-                   beta: float = 1.0) -> Tuple[Tensor, Tensor]:
+                   beta: float = 1.0,
+                   depth_marginal: bool = False) -> Tuple[Tensor, ...]:
     """Integral regression on a volumetric heatmap.
 
     A softmax over each joint's whole volume followed by the expectation of
@@ -24,6 +25,8 @@ def soft_argmax_3d(volume: Tensor,
     Args:
         volume (Tensor): Logits of shape (B, J, D, H, W).
         beta (float): Inverse temperature of the softmax. Defaults to 1.
+        depth_marginal (bool): Also return the depth marginal. Defaults to
+            False.
 
     Returns:
         tuple:
@@ -32,6 +35,8 @@ def soft_argmax_3d(volume: Tensor,
           ``z = (E[d] + 0.5) / D - 0.5`` (depth is centred on the volume).
         - heatmap_2d (Tensor): Probability marginalised over depth,
           (B, J, H, W).
+        - depth (Tensor): With ``depth_marginal``, the probability of each
+          depth bin (B, J, D).
     """
     if volume.ndim != 5:
         raise ValueError(
@@ -44,8 +49,12 @@ def soft_argmax_3d(volume: Tensor,
     heatmap_2d = prob.sum(dim=2)
     x = _expectation(heatmap_2d.sum(dim=2)) / w - 0.5
     y = _expectation(heatmap_2d.sum(dim=3)) / h - 0.5
-    z = (_expectation(prob.sum(dim=(3, 4))) + 0.5) / d - 0.5
-    return torch.stack([x, y, z], dim=-1), heatmap_2d
+    depth = prob.sum(dim=(3, 4))
+    z = (_expectation(depth) + 0.5) / d - 0.5
+    coords = torch.stack([x, y, z], dim=-1)
+    if depth_marginal:
+        return coords, heatmap_2d, depth
+    return coords, heatmap_2d
 
 
 def peak_mass(heatmap_2d: Tensor, radius: int = 1) -> Tensor:
@@ -65,6 +74,16 @@ def peak_mass(heatmap_2d: Tensor, radius: int = 1) -> Tensor:
     return window.flatten(2).amax(dim=-1).clamp(0.0, 1.0)
 
 
+def _gaussian(centres: Tensor, size: int, sigma: float) -> Tensor:
+    """Unnormalised Gaussians (..., size) over bin indices 0..size-1."""
+    bins = torch.arange(size, dtype=centres.dtype, device=centres.device)
+    return torch.exp(-0.5 * ((bins - centres[..., None]) / sigma)**2)
+
+
+def _normalised(maps: Tensor, dims: Tuple[int, ...]) -> Tensor:
+    return maps / maps.sum(dim=dims, keepdim=True).clamp(min=1e-12)
+
+
 def gaussian_heatmaps(coords: Tensor, size: Tuple[int, int],
                       sigma: float) -> Tensor:
     """Normalised Gaussian heatmaps centred on normalised coordinates.
@@ -73,20 +92,33 @@ def gaussian_heatmaps(coords: Tensor, size: Tuple[int, int],
     ``x_n`` sits at heatmap column ``(x_n + 0.5) * W``.
 
     Args:
-        coords (Tensor): Normalised (x, y, ...) of shape (B, J, >=2).
+        coords (Tensor): Normalised (x, y, ...) of shape (..., J, >=2).
         size (tuple[int, int]): Heatmap size (W, H).
         sigma (float): Standard deviation in heatmap pixels.
 
     Returns:
-        Tensor: Heatmaps (B, J, H, W), each summing to 1.
+        Tensor: Heatmaps (..., J, H, W), each summing to 1.
     """
     w, h = size
-    cols = torch.arange(w, dtype=coords.dtype, device=coords.device)
-    rows = torch.arange(h, dtype=coords.dtype, device=coords.device)
-    cx = (coords[..., 0:1] + 0.5) * w
-    cy = (coords[..., 1:2] + 0.5) * h
-    gx = torch.exp(-0.5 * ((cols - cx) / sigma)**2)
-    gy = torch.exp(-0.5 * ((rows - cy) / sigma)**2)
-    heatmaps = gy[..., :, None] * gx[..., None, :]
-    return heatmaps / heatmaps.flatten(2).sum(-1).clamp(min=1e-12)[..., None,
-                                                                    None]
+    gx = _gaussian((coords[..., 0] + 0.5) * w, w, sigma)
+    gy = _gaussian((coords[..., 1] + 0.5) * h, h, sigma)
+    return _normalised(gy[..., :, None] * gx[..., None, :], (-2, -1))
+
+
+def gaussian_depth_marginals(depth: Tensor, bins: int,
+                             sigma: float) -> Tensor:
+    """Normalised Gaussians over depth bins at normalised depths.
+
+    The inverse of the depth part of :func:`soft_argmax_3d`: depth ``z_n``
+    sits at bin ``(z_n + 0.5) * D - 0.5``.
+
+    Args:
+        depth (Tensor): Normalised depths (...,).
+        bins (int): Number of depth bins D.
+        sigma (float): Standard deviation in bins.
+
+    Returns:
+        Tensor: Marginals (..., D), each summing to 1.
+    """
+    return _normalised(_gaussian((depth + 0.5) * bins - 0.5, bins, sigma),
+                       (-1, ))
