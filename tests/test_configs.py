@@ -117,11 +117,15 @@ def test_quickstart_schedule_fits_the_embedded_dataset():
              4)
     assert views == 4800
     synthetic = CONFIG_ROOT / 'body_3d_keypoint/pose_resnet/synthetic'
-    for name in ('td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py',
-                 'td-vol_cbam-res18-wasp_selfsup-1xb16-2e_synthetic-96x96.py'):
+    for name, iterations in (
+            ('td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py', 600),
+            ('td-vol_cbam-res18-wasp_selfsup-1xb16-2e_synthetic-96x96.py',
+             600),
+            ('td-vol_cbam-res18-wasp_selfsup-1xb16-4e_synthetic-96x96.py',
+             1200)):
         cfg = Config.fromfile(str(synthetic / name))
         per_epoch = math.ceil(views / cfg.train_dataloader.batch_size)
         total = cfg.train_cfg.max_epochs * per_epoch
         step = cfg.param_scheduler[-1]
-        assert not step.by_epoch and step.end == total == 600, name
+        assert not step.by_epoch and step.end == total == iterations, name
         assert step.milestones == [int(0.75 * total)], name

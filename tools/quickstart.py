@@ -114,7 +114,7 @@ def plot_losses(runs: dict, out_file: str) -> None:
         if steps:
             ax.plot(steps, losses, label=name)
     ax.set_xlabel('iteration')
-    ax.set_ylabel('training loss (smooth-L1)')
+    ax.set_ylabel('training loss (smooth-L1 + heatmap regulariser)')
     ax.set_yscale('log')
     ax.legend()
     fig.tight_layout()
