@@ -88,6 +88,8 @@ def test_measured_numbers_are_the_quick_start_ones(models, repo_root):
         'td-vol_cbam-res18-wasp_selfsup-1xb16-2e_synthetic-96x96',
         'td-vol_cbam-res18-wasp_selfsup-scratch-1xb16-2e_synthetic-96x96',
         'td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96',
+        'td-vol_cbam-res18-wasp_2d-1xb16-8e_synthetic-96x96',
+        'td-vol_cbam-res18-wasp_selfsup-1xb16-4e_synthetic-96x96',
     }
     for name, metrics in measured.items():
         for key, value in metrics.items():
