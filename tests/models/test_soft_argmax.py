@@ -90,7 +90,8 @@ def test_gaussian_heatmaps_invert_the_soft_argmax():
     torch.testing.assert_close(decoded[..., 2], depth, atol=1e-3, rtol=0)
     torch.testing.assert_close(
         marginal, gaussian_depth_marginals(depth, 16, 1.0))
-    # Half the mass lies within 1.18 sigma of the centre on each axis.
+    # The three columns around the centre span +-1 sigma (1.5 bins):
+    # about 68% of the mass.
     row = heatmaps[0, 2].sum(dim=0)
     centre = int((0.0 + 0.5) * 24)
     assert row[centre - 1:centre + 2].sum() > 0.5

@@ -8,6 +8,10 @@ from mmpose.structures import PoseDataSample
 
 from mmpose_epipolar.codecs import VolumetricIntegralLabel
 from mmpose_epipolar.models import MaskedSmoothL1Loss, flip_back_coords
+from mmpose_epipolar.models.utils import (
+    gaussian_depth_marginals,
+    gaussian_heatmaps,
+)
 
 BASE_MODEL = 'configs/_base_/models/pose-resnet_cbam-res50-wasp.py'
 
@@ -135,7 +139,6 @@ def test_heatmap_loss_is_zero_at_the_target_and_masks_bad_labels():
     labels = torch.tensor([[[0.1, -0.2, 0.0], [0.3, 0.25, 0.1],
                             [-0.2, 0.0, 0.0]]])
     weights = torch.ones(1, 3, 3)
-    from mmpose_epipolar.models.utils import gaussian_heatmaps
     exact = gaussian_heatmaps(labels, (24, 24), 1.0)
     uniform = torch.full_like(exact, 1.0 / 576)
     coords = labels.clone()
@@ -169,7 +172,6 @@ def test_heatmap_loss_is_zero_at_the_target_and_masks_bad_labels():
                                  uniform)
     assert none['loss_heatmap'].item() == 0.0
     # Depth marginals join where the label has depth (weight > 0).
-    from mmpose_epipolar.models.utils import gaussian_depth_marginals
     weights = torch.ones(1, 3, 3)
     labels[0, 0, 0] = 0.1
     exact_depth = gaussian_depth_marginals(labels[..., 2], 4, 1.0)

@@ -318,7 +318,7 @@ class VolumetricHeatmapHead(HeatmapHead):
         # As one "batch" (1, N, ...): the loss sums over the N joints.
         pred = pred.clamp(min=1e-12)[None]
         total = self.heatmap_loss(pred, target[None],
-                                  torch.ones(pred.shape[:2]).to(pred))
+                                  pred.new_ones(pred.shape[:2]))
         return total / pred.shape[1]
 
     @property
