@@ -20,7 +20,6 @@ method labels.
 import argparse
 import itertools
 import json
-import pickle
 import time
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from mmpose_epipolar.geometry import (
     triangulate_dlt,
     undistort_points,
 )
+from mmpose_epipolar.utils import load_pickle
 
 DATA = Path(__file__).resolve().parents[1] / '..' / 'shared' / 'data' / \
     'mmpose-testdata' / 'h36m'
@@ -61,7 +61,7 @@ def make_frames(num_frames: int, rng: np.random.Generator):
         ``gt`` (F, 17, 3) view-0 camera frame (mm), ``R``, ``t`` the true
         relative pose.
     """
-    cams = pickle.load(open(DATA / 'cameras.pkl', 'rb'))
+    cams = load_pickle(DATA / 'cameras.pkl', what='camera file')
     ann = json.load(open(DATA / 'h36m_coco.json'))
     base = np.stack([
         np.asarray(a['keypoints_3d']).reshape(17, 4)[:, :3]

@@ -178,14 +178,69 @@ def test_threshold_px_reaches_the_engine_and_the_meta(dataset, tmp_path,
     real = api.make_pseudo_labels
 
     def spy(*args, **kwargs):
-        seen.append(kwargs['threshold_px'])
+        seen.append(kwargs['options'].robust.threshold_px)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(api, 'make_pseudo_labels', spy)
     src = tmp_path / 'preds.npz'
     np.savez(src, imgname=dataset['imgname'], keypoints=dataset['keypoints'])
     out = tmp_path / 'labels.npz'
-    api.main([str(src), str(dataset['cameras']), '--out', str(out),
-              '--threshold-px', '2.5'])
+    _tool().main([str(src), str(dataset['cameras']), '--out', str(out),
+                  '--threshold-px', '2.5'])
     assert seen and set(seen) == {2.5}
-    assert json.loads(str(np.load(out)['meta']))['threshold_px'] == 2.5
+    meta = json.loads(str(np.load(out)['meta']))
+    assert meta['threshold_px'] == 2.5
+    assert meta['engine']['robust']['threshold_px'] == 2.5
+
+
+def _predictions(dataset, tmp_path, rows=slice(None), **arrays):
+    src = tmp_path / 'preds.npz'
+    np.savez(src, **{**dict(imgname=dataset['imgname'][rows],
+                            keypoints=dataset['keypoints'][rows]),
+                     **arrays})
+    return str(src)
+
+
+def test_no_labelled_frame_is_an_error(dataset, tmp_path):
+    out = tmp_path / 'labels.npz'
+    for rows in (slice(0, 0), slice(0, 1)):  # nothing; one single view
+        src = _predictions(dataset, tmp_path, rows)
+        with pytest.raises(ValueError, match='preds.npz'):
+            _tool().main([src, str(dataset['cameras']), '--out', str(out)])
+    assert not out.exists()
+
+
+def test_output_path_is_checked_before_any_work(dataset, tmp_path,
+                                                monkeypatch):
+    import mmpose_epipolar.apis.pseudo_labels as api
+
+    def never(*args, **kwargs):
+        raise AssertionError('the engine ran before the output was checked')
+
+    monkeypatch.setattr(api, 'make_pseudo_labels', never)
+    src = _predictions(dataset, tmp_path)
+    cams = str(dataset['cameras'])
+    with pytest.raises(SystemExit):  # argparse: --out must end in .npz
+        _tool().main([src, cams, '--out', str(tmp_path / 'labels')])
+    with pytest.raises(ValueError, match='must end in .npz'):
+        api.make_h36m_pseudo_labels(src, cams, str(tmp_path / 'labels'))
+    missing = tmp_path / 'no' / 'such' / 'labels.npz'
+    with pytest.raises(FileNotFoundError, match='no/such'):
+        _tool().main([src, cams, '--out', str(missing)])
+
+
+def test_written_name_is_the_given_name(dataset, tmp_path):
+    out = tmp_path / 'labels.npz'
+    summary = _tool().main([_predictions(dataset, tmp_path),
+                            str(dataset['cameras']), '--out', str(out)])
+    assert summary['out'] == str(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['labels.npz',
+                                                          'preds.npz']
+
+
+def test_object_imgname_names_the_file(dataset, tmp_path):
+    src = _predictions(dataset, tmp_path,
+                       imgname=dataset['imgname'].astype(object))
+    with pytest.raises(ValueError, match='preds.npz'):
+        _tool().main([src, str(dataset['cameras']), '--out',
+                      str(tmp_path / 'labels.npz')])

@@ -12,10 +12,10 @@ class VolumetricIntegralLabel(BaseKeypointCodec):
 
     Coordinates and depth are both expressed in the input crop's pixels, so
     the label is defined without metric scale: depth is the root-relative,
-    weak-perspective depth ``f * (Z - Z_root) / Z_root`` (image pixels, see
-    ``docs/conventions.md``), which an unknown global scale of a
-    self-supervised (triangulated) pose leaves unchanged. Inside the crop it
-    is scaled like x and y, by ``input_w / bbox_w``.
+    weak-perspective depth ``f * (Z - Z_root) / Z_root`` (image pixels,
+    :func:`mmpose_epipolar.geometry.encode_relative_depth`), which an unknown
+    global scale of a self-supervised (triangulated) pose leaves unchanged.
+    Inside the crop it is scaled like x and y, by ``input_w / bbox_w``.
 
     Normalised coordinates lie in about ``[-0.5, 0.5]``:
 
@@ -28,9 +28,9 @@ class VolumetricIntegralLabel(BaseKeypointCodec):
     how the 2D pre-training stage masks the depth loss.
 
     Metric camera-space 3D is recovered by :meth:`decode` in crop pixels,
-    then by :func:`lift_to_camera` given the view's intrinsics and the metric
-    depth of the root (EpipolarPose evaluates with the ground-truth root
-    depth).
+    then by :func:`mmpose_epipolar.geometry.lift_to_camera` given the view's
+    intrinsics and the metric depth of the root (EpipolarPose evaluates with
+    the ground-truth root depth).
 
     Args:
         input_size (tuple[int, int]): Input crop size (w, h).
@@ -132,81 +132,3 @@ class VolumetricIntegralLabel(BaseKeypointCodec):
             keypoints[..., 2] = encoded[..., 2] * self.depth_extent
         scores = np.ones(encoded.shape[:-1], dtype=np.float32)
         return keypoints, scores
-
-
-def depth_from_camera_points(points: np.ndarray,
-                             focal: np.ndarray,
-                             root_index: int = 0) -> np.ndarray:
-    """Scale-free depth encoding of camera-frame points.
-
-    Args:
-        points (np.ndarray): Camera-frame points (..., K, 3), any unit.
-        focal (np.ndarray): Focal lengths (..., 2) (fx, fy) in pixels.
-        root_index (int): Index of the root joint.
-
-    Returns:
-        np.ndarray: ``f_mean * (Z - Z_root) / Z_root`` of shape (..., K), in
-        image pixels.
-    """
-    points = np.asarray(points, dtype=np.float64)
-    f_mean = np.asarray(focal, dtype=np.float64).mean(axis=-1)[..., None]
-    z = points[..., 2]
-    z_root = z[..., root_index:root_index + 1]
-    return f_mean * (z - z_root) / z_root
-
-
-def undistorted_pixels(keypoints: np.ndarray, intrinsics: np.ndarray,
-                       distortion: Optional[np.ndarray]) -> np.ndarray:
-    """Remove the lens distortion of image pixels (..., K, 2), if any.
-
-    Where the lens model cannot be inverted the pixel is kept as it is.
-    """
-    if distortion is None or not np.any(distortion):
-        return keypoints
-    import torch
-
-    from ..geometry import undistort_points
-    pixels = undistort_points(
-        torch.from_numpy(np.asarray(keypoints, np.float64)),
-        torch.from_numpy(np.asarray(intrinsics, np.float64)),
-        torch.from_numpy(np.asarray(distortion, np.float64)),
-        normalized=False).numpy()
-    return np.where(np.isfinite(pixels), pixels, keypoints)
-
-
-def lift_to_camera(keypoints: np.ndarray,
-                   depth: np.ndarray,
-                   intrinsics: np.ndarray,
-                   root_depth: np.ndarray,
-                   distortion: Optional[np.ndarray] = None) -> np.ndarray:
-    """Metric camera-space 3D from pixels, scale-free depth and root depth.
-
-    Inverts :func:`depth_from_camera_points`:
-    ``Z = Z_root * (1 + depth / f_mean)``, ``X = (u - cx) Z / fx``,
-    ``Y = (v - cy) Z / fy`` on undistorted pixels ``u, v``.
-
-    Args:
-        keypoints (np.ndarray): Image pixels (..., K, 2), distorted by the
-            lens when ``distortion`` is given, else undistorted.
-        depth (np.ndarray): Root-relative depth in image pixels (..., K).
-        intrinsics (np.ndarray): Camera matrices (..., 3, 3).
-        root_depth (np.ndarray): Metric depth of the root (...,), e.g. mm.
-        distortion (np.ndarray, optional): OpenCV ``[k1, k2, p1, p2, k3]``
-            (5,) of the camera that saw ``keypoints``.
-
-    Returns:
-        np.ndarray: Camera-frame points (..., K, 3) in the unit of
-        ``root_depth``.
-    """
-    keypoints = undistorted_pixels(keypoints, intrinsics, distortion)
-    keypoints = np.asarray(keypoints, dtype=np.float64)
-    intrinsics = np.asarray(intrinsics, dtype=np.float64)
-    fx = intrinsics[..., 0, 0][..., None]
-    fy = intrinsics[..., 1, 1][..., None]
-    cx = intrinsics[..., 0, 2][..., None]
-    cy = intrinsics[..., 1, 2][..., None]
-    z_root = np.asarray(root_depth, dtype=np.float64)[..., None]
-    z = z_root * (1.0 + np.asarray(depth, np.float64) / (0.5 * (fx + fy)))
-    x = (keypoints[..., 0] - cx) * z / fx
-    y = (keypoints[..., 1] - cy) * z / fy
-    return np.stack([x, y, z], axis=-1)

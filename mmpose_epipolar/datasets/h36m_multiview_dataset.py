@@ -1,8 +1,7 @@
 # Copyright (c) mmpose-epipolar contributors. All rights reserved.
 import logging
 import os.path as osp
-import pickle
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from typing import (
     Callable,
     Dict,
@@ -21,10 +20,12 @@ from mmengine.logging import print_log
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
 
-from ..codecs import depth_from_camera_points
+from ..geometry.depth_encoding import encode_relative_depth
 from .h36m_utils import (
+    H36M_TEST_SUBJECTS,
+    H36M_TRAIN_SUBJECTS,
     H36MImageName,
-    h36m_camera_to_param,
+    load_h36m_cameras,
     parse_h36m_imgname,
 )
 from .joint_layouts import JOINT_LAYOUTS
@@ -113,12 +114,16 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
         data_root (str, optional): Root of ``ann_file``,
             ``camera_param_file`` and ``data_prefix``.
         data_prefix (dict): Image folder. Default: ``dict(img='images/')``.
-        filter_cfg, indices, serialize_data, pipeline, test_mode, lazy_init,
+        indices (int | Sequence[int], optional): As in
+            :class:`mmengine.dataset.BaseDataset`, applied last by
+            :meth:`filter_data` so that the view groups are those of the
+            views kept.
+        filter_cfg, serialize_data, pipeline, test_mode, lazy_init,
             max_refetch: As in :class:`mmengine.dataset.BaseDataset`.
     """
 
-    TRAIN_SUBJECTS: Tuple[str, ...] = ('S1', 'S5', 'S6', 'S7', 'S8')
-    TEST_SUBJECTS: Tuple[str, ...] = ('S9', 'S11')
+    TRAIN_SUBJECTS: Tuple[str, ...] = H36M_TRAIN_SUBJECTS
+    TEST_SUBJECTS: Tuple[str, ...] = H36M_TEST_SUBJECTS
     # The paper's protocol: every 5th frame for training, every 64th frame
     # for evaluation.
     TRAIN_FRAME_INTERVAL: int = 5
@@ -180,7 +185,11 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
         self.min_views = int(min_views)
         self.check_images = check_images
         self.camera_param_file = camera_param_file
-        self._view_groups: Optional[List[List[int]]] = None
+        self.indices = indices
+        # Set by :meth:`_group_views` whenever the views change.
+        self._view_groups: List[List[int]] = []
+        self._view_group_ids = np.zeros(0, dtype=np.int64)
+        self._view_ranks = np.zeros(0, dtype=np.int64)
 
         if metainfo is None:
             metainfo = dict(from_file=self._layout_metainfo_file(joint_layout))
@@ -192,7 +201,7 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
             data_root=data_root,
             data_prefix=data_prefix,
             filter_cfg=filter_cfg,
-            indices=indices,
+            indices=None,  # see filter_data
             serialize_data=serialize_data,
             pipeline=pipeline,
             test_mode=test_mode,
@@ -220,32 +229,11 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
             self.camera_param_file = osp.join(self.data_root,
                                               self.camera_param_file)
 
-    def full_init(self):
-        """Load, filter and slice the data list, then number the view groups.
-
-        Same steps as :meth:`BaseDataset.full_init`, with the view groups
-        computed after slicing and before serialisation (when the data list
-        is still a list of dicts).
-        """
-        if self._fully_initialized:
-            return
-        self.data_list = self.load_data_list()
-        self.data_list = self.filter_data()
-        if self._indices is not None:
-            self.data_list = self._get_unserialized_subset(self._indices)
-        self._view_groups = _number_view_groups(self.data_list)
+    def _serialize_data(self) -> Tuple[np.ndarray, np.ndarray]:
+        # MMEngine concatenates the pickled views, which fails on none.
         if not self.data_list:
-            print_log(
-                f'{self.__class__.__name__}: no view of subjects '
-                f'{self.subjects} with frame_interval={self.frame_interval} '
-                f'in {self.ann_file}', logger='current', level=logging.WARNING)
-        if self.serialize_data and not self.data_list:
-            # MMEngine cannot serialise an empty list.
-            self.data_bytes = np.zeros(0, dtype=np.uint8)
-            self.data_address = np.zeros(0, dtype=np.int64)
-        elif self.serialize_data:
-            self.data_bytes, self.data_address = self._serialize_data()
-        self._fully_initialized = True
+            return np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.int64)
+        return super()._serialize_data()
 
     def load_data_list(self) -> List[dict]:
         """Read the annotation and camera files into per-view dicts."""
@@ -313,17 +301,10 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
         if not exists(self.camera_param_file):
             raise FileNotFoundError(
                 f'Camera file {self.camera_param_file} does not exist')
+        # Camera files are shared around: read them without running code.
         with get_local_path(self.camera_param_file) as local_path:
-            with open(local_path, 'rb') as f:
-                cameras = pickle.load(f)
-        params = {}
-        for key, cam in cameras.items():
-            try:
-                params[(str(key[0]), str(key[1]))] = h36m_camera_to_param(cam)
-            except KeyError as e:
-                raise KeyError(f'Camera file {self.camera_param_file}: '
-                               f'camera {key} has no field {e}') from None
-        return params
+            return load_h36m_cameras(
+                local_path, name=str(self.camera_param_file))
 
     def _select_rows(self, names: List[H36MImageName]) -> List[int]:
         """Rows of the annotation file in the requested split."""
@@ -395,21 +376,36 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
         return dict(
             keypoints=part[..., :2].astype(np.float32),
             keypoints_visible=np.minimum(1, part[..., 2]).astype(np.float32),
-            keypoints_depth=depth_from_camera_points(
-                points_cam, focal).astype(np.float32),
+            keypoints_depth=encode_relative_depth(
+                points_cam[..., 2].astype(np.float64),
+                focal.mean(axis=-1)).astype(np.float32),
             keypoints_cam=(points_cam * 1000.).astype(np.float32))
 
     def filter_data(self) -> List[dict]:
-        """Apply ``filter_cfg`` and, in group mode, drop small view groups."""
+        """Apply ``filter_cfg``, in group mode drop small view groups, keep
+        ``indices``, and number the view groups of the views kept.
+
+        MMEngine's ``full_init`` only serialises the list after this, so the
+        groups are computed here, while the views are still dicts.
+        """
         data_list = super().filter_data()
-        if not self.group_mode:
-            return data_list
-        counts = defaultdict(int)
-        for d in data_list:
-            counts[_group_key(d)] += 1
-        return [
-            d for d in data_list if counts[_group_key(d)] >= self.min_views
-        ]
+        if self.group_mode:
+            counts = defaultdict(int)
+            for d in data_list:
+                counts[_group_key(d)] += 1
+            data_list = [
+                d for d in data_list
+                if counts[_group_key(d)] >= self.min_views
+            ]
+        if self.indices is not None:
+            data_list = _subset(data_list, self.indices)
+        if not data_list:
+            print_log(
+                f'{self.__class__.__name__}: no view of subjects '
+                f'{self.subjects} with frame_interval={self.frame_interval} '
+                f'in {self.ann_file}', logger='current', level=logging.WARNING)
+        self._group_views([(_group_key(d), d['camera_id']) for d in data_list])
+        return data_list
 
     # ------------------------------------------------------------------
     # Access
@@ -417,6 +413,7 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
     def get_data_info(self, idx: int) -> dict:
         """Get the idx-th view with its camera and the layout metainfo."""
         data_info = super().get_data_info(idx)
+        data_info['view_group'] = int(self._view_group_ids[idx])
         cam = self.camera_params[(data_info['subject'],
                                   data_info['camera_id'])]
         # Transforms may edit the camera (e.g. a flip moves ``c``): copy.
@@ -431,18 +428,10 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
     def view_groups(self) -> List[List[int]]:
         """Dataset indices of each view group, ordered by group id.
 
-        After :meth:`full_init` group ids are ``0..G-1`` and
-        ``view_groups[g]`` holds the views whose ``view_group == g``.
+        Group ids are ``0..G-1`` and ``view_groups[g]`` holds the views
+        whose ``view_group == g``, sorted by camera id; subsets number their
+        own groups.
         """
-        if self._view_groups is None:
-            group_ids = [
-                BaseDataset.get_data_info(self, i)['view_group']
-                for i in range(len(self))
-            ]
-            groups = defaultdict(list)
-            for i, g in enumerate(group_ids):
-                groups[g].append(i)
-            self._view_groups = [groups[g] for g in sorted(groups)]
         return self._view_groups
 
     def get_view_group(self, group_index: int) -> List[dict]:
@@ -457,13 +446,35 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
         return [self.get_data_info(i) for i in self.view_groups[group_index]]
 
     def get_subset_(self, indices: Union[Sequence[int], int]) -> None:
-        super().get_subset_(indices)
-        self._view_groups = None
+        super().get_subset_(indices)  # leaves the groups as they were
+        self._group_views(self._views_kept(indices))
 
     def get_subset(self, indices: Union[Sequence[int], int]) -> BaseDataset:
         subset = super().get_subset(indices)
-        subset._view_groups = None
+        subset._group_views(self._views_kept(indices))
         return subset
+
+    def _views_kept(self, indices: Union[Sequence[int], int]
+                    ) -> List[Tuple[int, int]]:
+        """``(group id, place in the group)`` of the views a subset keeps:
+        the order of this dataset's groups and of the views in them."""
+        kept = _subset(range(len(self._view_group_ids)), indices)
+        return [(int(self._view_group_ids[i]), int(self._view_ranks[i]))
+                for i in kept]
+
+    def _group_views(self, views: Sequence[Tuple[Hashable,
+                                                   Hashable]]) -> None:
+        """Number the view groups (the one place where
+        :attr:`view_groups` and the ``view_group`` ids are made).
+
+        Args:
+            views (Sequence[tuple]): Per view, its instant and its order
+                among the views of the instant (the camera id).
+        """
+        groups, ids, ranks = _number_view_groups(views)
+        self._view_groups = groups
+        self._view_group_ids = ids
+        self._view_ranks = ranks
 
 
 def parse_h36m_imgname_in(ann_file: str, imgname: str) -> H36MImageName:
@@ -480,23 +491,43 @@ def _group_key(data_info: dict) -> Hashable:
             data_info['subaction'], data_info['frame_idx'])
 
 
-def _number_view_groups(data_list: List[dict]) -> List[List[int]]:
-    """Set ``view_group`` ids ``0..G-1`` (sorted by key) in place.
+def _subset(items: Sequence, indices: Union[Sequence[int], int]) -> list:
+    """The items MMEngine's ``indices`` select: the first ``indices`` (the
+    last ones if negative) or those at the given positions."""
+    if isinstance(indices, int):
+        return list(items[:indices] if indices >= 0 else items[indices:])
+    return [items[i] for i in indices]
+
+
+def _number_view_groups(
+    views: Sequence[Tuple[Hashable, Hashable]]
+) -> Tuple[List[List[int]], np.ndarray, np.ndarray]:
+    """Group views by instant.
+
+    Args:
+        views (Sequence[tuple]): Per view, its instant (sortable) and its
+            order among the views of the instant.
 
     Returns:
-        list[list[int]]: Indices of each group, sorted by camera id.
+        tuple:
+        - groups (list[list[int]]): View indices of each group; groups
+          sorted by instant, views by their order.
+        - ids (np.ndarray): Group id (position in ``groups``) of each view,
+          shape (N,).
+        - ranks (np.ndarray): Position of each view in its group, (N,).
     """
     members: Dict[Hashable, List[int]] = defaultdict(list)
-    for i, d in enumerate(data_list):
-        members[_group_key(d)].append(i)
-    ordered = OrderedDict(sorted(members.items()))
-    groups = []
-    for gid, indices in enumerate(ordered.values()):
-        indices = sorted(indices, key=lambda i: data_list[i]['camera_id'])
-        for i in indices:
-            data_list[i]['view_group'] = gid
-        groups.append(indices)
-    return groups
+    for i, (instant, _) in enumerate(views):
+        members[instant].append(i)
+    groups = [
+        sorted(indices, key=lambda i: views[i][1])
+        for _, indices in sorted(members.items())
+    ]
+    ids, ranks = [0] * len(views), [0] * len(views)
+    for gid, indices in enumerate(groups):
+        for rank, i in enumerate(indices):
+            ids[i], ranks[i] = gid, rank
+    return groups, np.asarray(ids, np.int64), np.asarray(ranks, np.int64)
 
 
 def _center_scale_to_xyxy(center: np.ndarray, scale: np.ndarray) -> np.ndarray:

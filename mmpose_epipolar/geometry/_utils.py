@@ -122,3 +122,22 @@ def sanitize_correspondences(
     x1 = torch.where(finite[..., None], x1, torch.zeros_like(x1))
     x2 = torch.where(finite[..., None], x2, torch.zeros_like(x2))
     return x1, x2, weights
+
+
+def as_input_type(outputs, like: ArrayLike):
+    """Convert a sequence of tensors (or dicts of them) back to numpy, or
+    to the float dtype of ``like`` when it is a tensor.
+
+    Returns:
+        tuple: One entry per output.
+    """
+    def convert(x):
+        if isinstance(x, dict):
+            return {k: convert(v) for k, v in x.items()}
+        if isinstance(like, Tensor):
+            if x.is_floating_point() and like.is_floating_point():
+                return x.to(like.dtype)
+            return x
+        return x.cpu().numpy()
+
+    return tuple(convert(o) for o in outputs)

@@ -7,7 +7,7 @@ the confidence-weighted, robust reprojection error of all views and frames
 at once over the relative poses and the points (the maximum-likelihood
 estimate under Gaussian pixel noise) removes that disagreement.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from kornia.geometry.conversions import axis_angle_to_rotation_matrix
@@ -58,7 +58,8 @@ def bundle_adjust(observed: Tensor,
                   focal: float,
                   huber_px: float = 3.0,
                   max_iter: int = 100,
-                  max_frames: int = 128) -> Tuple[Tensor, Tensor]:
+                  max_frames: int = 128,
+                  gauge: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
     """Refine the relative poses by robust reprojection error.
 
     A bundle adjustment with the points eliminated: for given poses the
@@ -66,9 +67,10 @@ def bundle_adjust(observed: Tensor,
     (6 parameters per view) are optimised, on at most ``max_frames``
     frames per pose set (static cameras are pinned down by a few hundred
     frames; the caller triangulates every frame with the result). View 0
-    stays the reference frame and the baseline between views 0 and 1 keeps
-    length 1 (the gauge of :func:`epipolar_triangulate`). The cost is
-    ``sum w * huber(f * r)`` over every observation, ``r`` the normalised
+    stays the reference frame and the baseline between view 0 and view
+    ``gauge`` keeps length 1 (the gauge of :func:`epipolar_triangulate`).
+    The cost is ``sum w * huber(f * r)`` over every observation, ``r`` the
+    normalised
     reprojection residual and ``f`` the mean focal length, so the Huber
     threshold is in pixels. Solved with L-BFGS (strong Wolfe line search)
     in float64.
@@ -83,6 +85,8 @@ def bundle_adjust(observed: Tensor,
         huber_px (float): Huber threshold in pixels.
         max_iter (int): L-BFGS iterations.
         max_frames (int): Frames used per pose set (evenly spread).
+        gauge (Tensor, optional): (P,) long, the view of each pose set
+            whose translation keeps unit length; None means view 1.
 
     Returns:
         tuple: Refined ``rotations`` (P, V, 3, 3) and ``translations``
@@ -105,6 +109,9 @@ def bundle_adjust(observed: Tensor,
     index = pose_index[keep]
     if w.sum() <= 0:
         return rotations, translations
+    sets = torch.arange(rotations.shape[0], device=obs.device)
+    if gauge is None:
+        gauge = torch.ones_like(sets)
 
     base_rot = rotations.double()
     delta = torch.zeros(*rotations.shape[:2], 3, dtype=torch.float64,
@@ -137,15 +144,15 @@ def bundle_adjust(observed: Tensor,
         used = w * ok[:, None].double()
         cost = (used * _huber(res, huber_px)).sum() / used.sum().clamp(
             min=1.0)
-        gauge = (t[:, 1].norm(dim=-1) - 1.0).square().sum()
-        loss = cost + 1e3 * gauge
+        unit = (t[sets, gauge].norm(dim=-1) - 1.0).square().sum()
+        loss = cost + 1e3 * unit
         loss.backward()
         return loss
 
     optimizer.step(closure)
     with torch.no_grad():
         rot, t = current()
-        scale = t[:, 1].norm(dim=-1)
+        scale = t[sets, gauge].norm(dim=-1)
         scale = torch.where(torch.isfinite(scale) & (scale > 0), scale, 1.0)
         t = t / scale[:, None, None]
     return rot.to(dtype), t.to(dtype)

@@ -4,9 +4,10 @@ from typing import Dict, Optional
 
 import torch
 
-from ._utils import ArrayLike, to_tensor
+from ._utils import ArrayLike, as_input_type, to_tensor
+from .depth_encoding import encode_relative_depth
 from .distortion import project_points
-from .epipolar import _as_input_type, epipolar_triangulate
+from .epipolar import epipolar_triangulate
 
 
 def pseudo_label_targets(points: ArrayLike,
@@ -74,10 +75,9 @@ def pseudo_label_targets(points: ArrayLike,
     visible = ok & (~present | (err <= reproj_thresh))
 
     f_mean = k[:, :2].diagonal(dim1=-2, dim2=-1).mean(-1)  # (V,)
-    z_root = z[..., root_index:root_index + 1]
     root_ok = visible[..., root_index:root_index + 1]
-    depth = f_mean[:, None] * (z - z_root) / torch.where(
-        root_ok, z_root, torch.ones_like(z_root))
+    # Not finite where the root is not usable; such samples are masked.
+    depth = encode_relative_depth(z, f_mean, root_index)
     sample_valid = root_ok[..., 0] & (visible.sum(-1) >= min_valid_joints)
     visible = visible & sample_valid[..., None]
     depth = torch.where(visible, depth, torch.zeros_like(depth))
@@ -87,7 +87,7 @@ def pseudo_label_targets(points: ArrayLike,
         keypoints_visible=visible.to(x.dtype),
         reproj_error=err,
         valid=sample_valid)
-    return dict(zip(out, _as_input_type(list(out.values()), keypoints)))
+    return dict(zip(out, as_input_type(list(out.values()), keypoints)))
 
 
 def make_pseudo_labels(keypoints: ArrayLike,

@@ -43,7 +43,7 @@ def _sample_minimal_sets(weights: Tensor, num_hypotheses: int,
     return idx.view(b, num_hypotheses, 8)
 
 
-def _weighted_median(values: Tensor,
+def weighted_median(values: Tensor,
                      weights: Tensor,
                      max_samples: Optional[int] = None) -> Tensor:
     """Weighted median along the last axis: (..., N) -> (...).
@@ -64,8 +64,8 @@ def _weighted_median(values: Tensor,
     return v.gather(-1, idx)[..., 0]
 
 
-def _refit(x1: Tensor, x2: Tensor, weights: Tensor, essential: bool,
-           iters: int) -> Tuple[Tensor, Tensor]:
+def refit_fundamental(x1: Tensor, x2: Tensor, weights: Tensor,
+                      essential: bool, iters: int) -> Tuple[Tensor, Tensor]:
     """Weighted 8-point fit, then ``iters`` Sampson reweighting steps: row
     weights ``w / |grad(x2^T F x1)|`` make the algebraic residual
     approximate the geometric (Sampson) one (IRLS)."""
@@ -80,7 +80,7 @@ def _refit(x1: Tensor, x2: Tensor, weights: Tensor, essential: bool,
         grad = (fx1[..., :2].square().sum(-1) +
                 ftx2[..., :2].square().sum(-1)).sqrt()
         # Floor the gradient so that one point cannot dominate the fit.
-        floor = 0.1 * _weighted_median(grad, (weights > 0).to(grad), 16384)
+        floor = 0.1 * weighted_median(grad, (weights > 0).to(grad), 16384)
         w = weights / torch.maximum(grad, floor[..., None]).clamp_min(1e-300)
         f, ok = fundamental_from_points(x1, x2, w, return_valid=True)
         valid = valid & ok
@@ -164,7 +164,7 @@ def robust_fundamental(x1: Tensor,
     err = sampson_error(hyp, t1[:, None], t2[:, None])  # (B, H, S)
     err = torch.where(torch.isfinite(err), err, torch.full_like(err, 1e300))
     if method == 'lmeds':
-        score = _weighted_median(err, tw[:, None])
+        score = weighted_median(err, tw[:, None])
     else:
         score = -(tw[:, None] * (err < threshold**2)).sum(-1)
     score = score.masked_fill(~hyp_ok, float('inf'))
@@ -181,7 +181,8 @@ def robust_fundamental(x1: Tensor,
     else:
         thr = torch.full((b, 1), threshold, dtype=x1.dtype, device=x1.device)
     inliers = (err_all < thr**2) & (weights > 0)
-    f, valid = _refit(x1, x2, weights * inliers, essential, refine_iters)
+    f, valid = refit_fundamental(x1, x2, weights * inliers, essential,
+                                 refine_iters)
     err_all = sampson_error(f, x1, x2)
     inliers = (err_all < thr**2) & (weights > 0)
     valid = valid & (inliers.sum(-1) >= 8) & hyp_ok.any(-1)

@@ -1,11 +1,8 @@
 import numpy as np
 import pytest
 
-from mmpose_epipolar.codecs import (
-    VolumetricIntegralLabel,
-    depth_from_camera_points,
-    lift_to_camera,
-)
+from mmpose_epipolar.codecs import VolumetricIntegralLabel
+from mmpose_epipolar.geometry import encode_relative_depth, lift_to_camera
 
 
 def _h36m_sample(shared_data):
@@ -66,11 +63,11 @@ def test_depth_needs_bbox_scale_and_shape_is_checked():
 def test_depth_is_scale_free_and_lifts_back_on_a_real_pose(shared_data):
     points_mm, intrinsics = _h36m_sample(shared_data)
     focal = np.diag(intrinsics)[:2]
-    depth = depth_from_camera_points(points_mm, focal)
+    depth = encode_relative_depth(points_mm[:, 2], focal.mean())
     assert depth[0] == 0.0
     # A similarity-ambiguous (triangulated) pose gives the same label.
     np.testing.assert_allclose(
-        depth_from_camera_points(points_mm * 0.0173, focal), depth,
+        encode_relative_depth(points_mm[:, 2] * 0.0173, focal.mean()), depth,
         rtol=1e-10)
     # A real human's depth range is a few dozen image pixels at 5 m.
     assert 5 < np.abs(depth).max() < 200

@@ -285,6 +285,53 @@ def test_subset_recomputes_groups(h36m_layout, dataset_cfg):
     assert sum(len(g) for g in ds.view_groups) == 5
 
 
+@pytest.mark.parametrize('serialize_data', [True, False])
+def test_subset_numbers_its_own_groups(h36m_layout, dataset_cfg,
+                                       serialize_data):
+    ds = DATASETS.build(
+        dataset_cfg(h36m_layout(), serialize_data=serialize_data))
+    # S1 Walking frame 1 then S1 Directions frame 1, cameras in reverse.
+    picks = ds.view_groups[3][::-1] + ds.view_groups[0][::-1]
+    assert picks == [21, 18, 15, 12, 9, 6, 3, 0]
+    sub = ds.get_subset(picks)
+    assert sub.view_groups == [[7, 6, 5, 4], [3, 2, 1, 0]]
+    assert [sub.get_data_info(i)['view_group']
+            for i in range(8)] == [1] * 4 + [0] * 4
+    assert [d['camera_id'] for d in sub.get_view_group(0)] == [
+        '54138969', '55011271', '58860488', '60457274'
+    ]
+    assert sub.get_view_group(0)[0]['action'] == 'Directions'
+    # The last 5 views: S9 Walking, camera 58860488 frames 6 and 11, then
+    # camera 60457274 frames 1, 6 and 11.
+    assert ds.get_subset(-5).view_groups == [[2], [0, 3], [1, 4]]
+    ds.get_subset_(picks)
+    assert ds.view_groups == [[7, 6, 5, 4], [3, 2, 1, 0]]
+
+
+@pytest.mark.parametrize('serialize_data', [True, False])
+def test_lazy_init_gives_the_eager_groups(h36m_layout, dataset_cfg,
+                                          serialize_data):
+    layout = h36m_layout(missing=[('S1', 'Directions', 1, '55011271', 6)])
+    # The first 20 views: S1 Directions (11 views, one missing), then
+    # S1 Walking in the first three cameras.
+    cfg = dataset_cfg(layout, serialize_data=serialize_data,
+                      indices=list(range(20)))
+    eager = DATASETS.build(cfg)
+    lazy = DATASETS.build(dict(cfg, lazy_init=True))
+    lazy.full_init()
+    expected = [[0, 3, 5, 8], [1, 6, 9], [2, 4, 7, 10], [11, 14, 17],
+                [12, 15, 18], [13, 16, 19]]
+    assert eager.view_groups == lazy.view_groups == expected
+    ids = [lazy.get_data_info(i)['view_group'] for i in range(20)]
+    assert ids == [eager.get_data_info(i)['view_group'] for i in range(20)]
+    assert ids == [0, 1, 2, 0, 2, 0, 1, 2, 0, 1, 2, 3, 4, 5, 3, 4, 5, 3, 4, 5]
+    # Lazy means nothing is read before the first access.
+    missing = DATASETS.build(
+        dict(cfg, lazy_init=True, ann_file='annotation_body3d/nope.npz'))
+    with pytest.raises(FileNotFoundError, match='nope.npz'):
+        missing.view_groups
+
+
 # ----------------------------------------------------------------------------
 # Self-supervised mode holds no ground truth
 # ----------------------------------------------------------------------------

@@ -99,8 +99,11 @@ def test_more_than_two_views(h36m, views, pooled):
     pts, ok, poses = epipolar_triangulate(kp, k, d, pooled=pooled,
                                           return_poses=True)
     assert ok.all() and pa_mm(pts, ok, gt).max() < 1.0
-    # unit baseline between views 0 and 1; poses consistent with the truth
-    scale = np.linalg.norm(t[1])
+    # unit baseline between view 0 and the gauge view (the reference pair's
+    # second view); poses consistent with the truth
+    gauge = int(poses['gauge'][0])
+    assert (poses['gauge'] == gauge).all()
+    scale = np.linalg.norm(t[gauge])
     assert poses['rotation'].shape == ((1 if pooled else 4), views, 3, 3)
     np.testing.assert_allclose(poses['rotation'][0], r, atol=1e-6)
     np.testing.assert_allclose(poses['translation'][0] * scale, t, atol=1e-5)

@@ -53,8 +53,12 @@ def test_failed_pair_with_view_0_is_rescued(purchases):
         keypoints, intrinsics, distortion, pooled=True, return_poses=True)
     assert valid.mean() > 0.9
     assert np.isfinite(points).all()
+    # Pair (0, 1) failed, so another pair fixes scale and gauge; view 1 is
+    # resected.
+    gauge = int(poses['gauge'][0])
+    assert gauge != 1 and poses['valid'][0].all()
     np.testing.assert_allclose(
-        np.linalg.norm(poses['translation'][0, 1]), 1.0, rtol=1e-6)
+        np.linalg.norm(poses['translation'][0, gauge]), 1.0, rtol=1e-6)
     errors = [
         pa_mpjpe(torch.from_numpy(points[i:i + 1]),
                  torch.from_numpy(gt[i:i + 1])).item()

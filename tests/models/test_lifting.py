@@ -4,12 +4,12 @@ import pickle
 import numpy as np
 import torch
 
-from mmpose_epipolar.codecs import (
-    depth_from_camera_points,
+from mmpose_epipolar.geometry import (
+    encode_relative_depth,
     lift_to_camera,
+    project_points,
     undistorted_pixels,
 )
-from mmpose_epipolar.geometry import project_points
 
 
 def test_lift_with_undistortion_recovers_real_poses(shared_data):
@@ -26,7 +26,8 @@ def test_lift_with_undistortion_recovers_real_poses(shared_data):
         points = s[:, :3] * 1000.0
         pixels = project_points(torch.from_numpy(points), torch.from_numpy(k),
                                 torch.from_numpy(d)).numpy()[None]
-        depth = depth_from_camera_points(points[None], np.diag(k)[None, :2])
+        depth = encode_relative_depth(points[None, :, 2],
+                                      np.diag(k)[None, :2].mean(-1))
         lifted = lift_to_camera(pixels, depth, k, points[None, 0, 2], d)
         np.testing.assert_allclose(lifted[0], points, atol=0.01)
         naive = lift_to_camera(pixels, depth, k, points[None, 0, 2])

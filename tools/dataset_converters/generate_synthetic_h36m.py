@@ -15,10 +15,12 @@ import os
 import sys
 from typing import List, Optional
 
+from mmpose_epipolar.datasets.h36m_utils import (
+    H36M_TEST_SUBJECTS,
+    H36M_TRAIN_SUBJECTS,
+)
 from mmpose_epipolar.datasets.synthetic.generator import (
     DEFAULT_ACTIONS,
-    DEFAULT_TEST_SUBJECTS,
-    DEFAULT_TRAIN_SUBJECTS,
     generate_synthetic_h36m,
 )
 
@@ -30,9 +32,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('out_dir', help='output folder')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
-        '--train-subjects', nargs='+', default=list(DEFAULT_TRAIN_SUBJECTS))
+        '--train-subjects', nargs='+', default=list(H36M_TRAIN_SUBJECTS))
     parser.add_argument(
-        '--test-subjects', nargs='+', default=list(DEFAULT_TEST_SUBJECTS))
+        '--test-subjects', nargs='+', default=list(H36M_TEST_SUBJECTS))
     parser.add_argument(
         '--actions',
         nargs='+',

@@ -21,8 +21,6 @@ from .cameras import (
 )
 from .generator import (
     DEFAULT_ACTIONS,
-    DEFAULT_TEST_SUBJECTS,
-    DEFAULT_TRAIN_SUBJECTS,
     GENERATOR_VERSION,
     SyntheticSubject,
     generate_synthetic_h36m,
@@ -55,8 +53,7 @@ __all__ = [
     'Appearance', 'build_body', 'build_stool', 'sample_appearance',
     'H36M_CAMERA_IDS', 'H36M_SUBJECTS', 'h36m_camera', 'h36m_rig',
     'pixel_rays', 'project_camera_points', 'project_world_points',
-    'world_to_camera', 'DEFAULT_ACTIONS', 'DEFAULT_TEST_SUBJECTS',
-    'DEFAULT_TRAIN_SUBJECTS', 'GENERATOR_VERSION',
+    'world_to_camera', 'DEFAULT_ACTIONS', 'GENERATOR_VERSION',
     'other_generator_version', 'SyntheticSubject',
     'generate_synthetic_h36m',
     'render_sequence', 'ACTION_STYLES', 'ANGLE_LIMITS', 'ANGLE_NAMES',

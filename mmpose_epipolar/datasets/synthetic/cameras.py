@@ -5,11 +5,15 @@ A camera record is a dict in MMPose's Human3.6M ``cameras.pkl`` format:
 ``R`` (3, 3), ``T`` (3, 1) metres, ``f`` (2, 1), ``c`` (2, 1), ``k`` (3, 1),
 ``p`` (2, 1), ``w``, ``h``, ``name``, ``id``, with
 ``X_cam = R.T @ (X_world - T)``. Pixel centres sit at integer coordinates.
+Projection and undistortion are the package's lens model
+(:mod:`mmpose_epipolar.geometry.distortion`, float64).
 """
 from typing import Dict, List, Tuple
 
 import numpy as np
+import torch
 
+from ...geometry.distortion import project_points, undistort_points
 from .h36m_cameras import H36M_CAMERA_IDS, H36M_EXTRINSICS, H36M_INTRINSICS
 
 H36M_SUBJECTS = tuple(
@@ -80,29 +84,6 @@ def camera_to_world(points: np.ndarray, camera: Dict) -> np.ndarray:
     return points @ camera['R'].T + camera['T'].reshape(3)
 
 
-def distort_normalised(xy: np.ndarray, k: np.ndarray,
-                       p: np.ndarray) -> np.ndarray:
-    """Apply the H36M (= OpenCV ``[k1, k2, p1, p2, k3]``) distortion.
-
-    Args:
-        xy (np.ndarray): (..., 2) normalised coordinates ``X/Z, Y/Z``.
-        k (np.ndarray): (3,) radial coefficients.
-        p (np.ndarray): (2,) tangential coefficients.
-
-    Returns:
-        np.ndarray: (..., 2) distorted normalised coordinates.
-    """
-    k = np.asarray(k, dtype=np.float64).reshape(3)
-    p = np.asarray(p, dtype=np.float64).reshape(2)
-    x, y = xy[..., 0], xy[..., 1]
-    r2 = x * x + y * y
-    radial = 1.0 + r2 * (k[0] + r2 * (k[1] + r2 * k[2]))
-    tan = 2.0 * (p[0] * y + p[1] * x)
-    xd = x * (radial + tan) + p[1] * r2
-    yd = y * (radial + tan) + p[0] * r2
-    return np.stack([xd, yd], axis=-1)
-
-
 def project_camera_points(points_cam: np.ndarray, camera: Dict) -> np.ndarray:
     """Project camera-frame points to distorted pixels.
 
@@ -111,51 +92,18 @@ def project_camera_points(points_cam: np.ndarray, camera: Dict) -> np.ndarray:
         camera (dict): A camera record.
 
     Returns:
-        np.ndarray: (..., 2) pixel coordinates ``u, v``.
+        np.ndarray: (..., 2) pixel coordinates ``u, v``, float64.
     """
-    xy = points_cam[..., :2] / points_cam[..., 2:3]
-    xd = distort_normalised(xy, camera['k'], camera['p'])
-    return xd * camera['f'].reshape(2) + camera['c'].reshape(2)
+    points_cam = np.asarray(points_cam, dtype=np.float64)
+    intrinsics, distortion = _lens(camera)
+    uv = project_points(
+        torch.from_numpy(points_cam.reshape(-1, 3)), intrinsics, distortion)
+    return uv.numpy().reshape(points_cam.shape[:-1] + (2, ))
 
 
 def project_world_points(points: np.ndarray, camera: Dict) -> np.ndarray:
     """World points (..., 3) to distorted pixels (..., 2)."""
     return project_camera_points(world_to_camera(points, camera), camera)
-
-
-def undistort_normalised(xd: np.ndarray, k: np.ndarray, p: np.ndarray,
-                         iters: int = 50) -> np.ndarray:
-    """Invert :func:`distort_normalised` by Newton iterations.
-
-    Args:
-        xd (np.ndarray): (..., 2) distorted normalised coordinates.
-        k (np.ndarray): (3,) radial coefficients.
-        p (np.ndarray): (2,) tangential coefficients.
-        iters (int): Maximum number of iterations.
-
-    Returns:
-        np.ndarray: (..., 2) undistorted coordinates, accurate to ~1e-12
-        inside the image of a real H36M camera.
-    """
-    xy = np.array(xd, dtype=np.float64)
-    eps = 1e-7
-    for _ in range(iters):
-        res = distort_normalised(xy, k, p) - xd
-        if np.abs(res).max() < 1e-13:
-            break
-        # 2x2 Jacobian by central differences: exact enough for Newton.
-        jx = (distort_normalised(xy + [eps, 0.0], k, p) -
-              distort_normalised(xy - [eps, 0.0], k, p)) / (2 * eps)
-        jy = (distort_normalised(xy + [0.0, eps], k, p) -
-              distort_normalised(xy - [0.0, eps], k, p)) / (2 * eps)
-        a, b = jx[..., 0], jy[..., 0]
-        c, d = jx[..., 1], jy[..., 1]
-        det = a * d - b * c
-        dx = (d * res[..., 0] - b * res[..., 1]) / det
-        dy = (-c * res[..., 0] + a * res[..., 1]) / det
-        xy[..., 0] -= dx
-        xy[..., 1] -= dy
-    return xy
 
 
 def pixel_rays(camera: Dict) -> np.ndarray:
@@ -166,12 +114,13 @@ def pixel_rays(camera: Dict) -> np.ndarray:
 
     Returns:
         np.ndarray: (h, w, 3) rays ``(x, y, 1)``: a point at depth ``Z``
-        along a ray is ``Z * ray``. Float64.
+        along a ray is ``Z * ray``. Float64; NaN where the lens model
+        cannot be inverted (nowhere in the image of a real H36M camera).
     """
     v, u = np.mgrid[0:camera['h'], 0:camera['w']].astype(np.float64)
-    uv = np.stack([u, v], axis=-1)
-    xd = (uv - camera['c'].reshape(2)) / camera['f'].reshape(2)
-    xy = undistort_normalised(xd, camera['k'], camera['p'])
+    uv = torch.from_numpy(np.stack([u, v], axis=-1).reshape(-1, 2))
+    xy = undistort_points(uv, *_lens(camera)).numpy()
+    xy = xy.reshape(camera['h'], camera['w'], 2)
     return np.concatenate([xy, np.ones_like(xy[..., :1])], axis=-1)
 
 
@@ -189,3 +138,11 @@ def intrinsics_matrix(camera: Dict) -> Tuple[np.ndarray, np.ndarray]:
     k, p = camera['k'].reshape(3), camera['p'].reshape(2)
     K = np.array([[f[0], 0.0, c[0]], [0.0, f[1], c[1]], [0.0, 0.0, 1.0]])
     return K, np.array([k[0], k[1], p[0], p[1], k[2]])
+
+
+def _lens(camera: Dict) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``intrinsics`` (3, 3) and ``distortion`` (5,) as float64 tensors, for
+    the lens model of :mod:`mmpose_epipolar.geometry.distortion`."""
+    return tuple(
+        torch.from_numpy(np.asarray(a, dtype=np.float64))
+        for a in intrinsics_matrix(camera))

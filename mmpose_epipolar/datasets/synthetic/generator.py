@@ -34,6 +34,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from ..h36m_utils import H36M_TEST_SUBJECTS, H36M_TRAIN_SUBJECTS
 from .body import (
     Appearance,
     build_body,
@@ -58,8 +59,6 @@ from .skeleton import BodyShape, forward_kinematics, sample_body_shape
 # 1.2: the body turns around within every clip.
 GENERATOR_VERSION = '1.2'
 GENERATOR_NAME = 'mmpose_epipolar.datasets.synthetic'
-DEFAULT_TRAIN_SUBJECTS = ('S1', 'S5', 'S6', 'S7', 'S8')
-DEFAULT_TEST_SUBJECTS = ('S9', 'S11')
 DEFAULT_ACTIONS = ('Directions', 'Greeting', 'Purchases', 'Sitting',
                    'Walking')
 # MMPose's preprocess_h36m.py: box side = 1.2 x the joints' extent, / 200.
@@ -341,8 +340,8 @@ def generate_synthetic_h36m(
         out_dir: str,
         *,
         seed: int = 0,
-        train_subjects: Sequence[str] = DEFAULT_TRAIN_SUBJECTS,
-        test_subjects: Sequence[str] = DEFAULT_TEST_SUBJECTS,
+        train_subjects: Sequence[str] = H36M_TRAIN_SUBJECTS,
+        test_subjects: Sequence[str] = H36M_TEST_SUBJECTS,
         actions: Sequence[str] = DEFAULT_ACTIONS,
         subactions: Sequence[int] = (1, ),
         frames_per_sequence: int = 48,
@@ -444,7 +443,8 @@ def generate_synthetic_h36m(
         ctx = multiprocessing.get_context(
             'fork' if 'fork' in multiprocessing.get_all_start_methods()
             else None)
-        with ctx.Pool(min(num_workers, len(jobs))) as pool:
+        with ctx.Pool(min(num_workers, len(jobs)),
+                      initializer=_single_threaded_torch) as pool:
             results = pool.imap(_sequence_job, tasks)
             _collect(jobs, results, anns, progress)
     else:
@@ -484,6 +484,14 @@ def _cached_subject(name: str, seed: int,
                     image_size: int) -> SyntheticSubject:
     """Subjects (with their pixel rays) are reused across sequences."""
     return SyntheticSubject(name, seed, image_size)
+
+
+def _single_threaded_torch() -> None:
+    """Pool initializer: a forked child must not start the OpenMP thread
+    pool its parent used (its locks were copied mid-use, the child hangs);
+    one thread per worker, as PyTorch's DataLoader workers do."""
+    import torch
+    torch.set_num_threads(1)
 
 
 def _sequence_job(task: Tuple) -> Dict[str, List]:

@@ -7,7 +7,7 @@ from mmpose.registry import MODELS
 from mmpose.structures import PoseDataSample
 from mmpose.utils.typing import InstanceList, OptSampleList, PixelDataList
 
-from ...codecs import lift_to_camera
+from ...geometry import lift_to_camera
 
 
 def root_depth_of(data_sample: PoseDataSample,
