@@ -14,7 +14,7 @@ Examples::
     # RTMDet-tiny from MMDetection's model zoo + a trained Pose ResNet
     python demo/topdown_3d_demo_with_mmdet.py \\
         configs/body_3d_keypoint/pose_resnet/h36m/\\
-td-vol_cbam-res50-wasp_1xb16-140e_h36m-256x256.py pose.pth \\
+td-vol_cbam-res50-wasp_1xb16-130e_h36m-256x256.py pose.pth \\
         --det-checkpoint rtmdet_tiny.pth --input images/ --output-root out/
 
     # no detector: one box = the whole image; metric 3D with a camera
@@ -222,7 +222,16 @@ def build_detector(args):
     config = adapt_mmdet_pipeline(config)
     # Random weights (no checkpoint) are then the same on every run.
     torch.manual_seed(0)
-    return init_detector(config, args.det_checkpoint, device=args.device)
+    # init_detector switches the process to mmdet's registry scope and
+    # leaves it there when loading fails; a caller goes on in its own.
+    from mmengine.registry import DefaultScope, init_default_scope
+    scope = DefaultScope.get_current_instance()
+    try:
+        return init_detector(config, args.det_checkpoint, device=args.device)
+    finally:
+        current = DefaultScope.get_current_instance()
+        if scope is not None and current.scope_name != scope.scope_name:
+            init_default_scope(scope.scope_name)
 
 
 def detect_people(detector, image: np.ndarray, args) -> np.ndarray:
@@ -508,6 +517,8 @@ def main(argv=None) -> int:
         inputs = list_inputs(args.input)
         import mmpose_epipolar  # noqa: F401  (registration)
         pipe = Pipeline(args)
+    # ValueError covers a checkpoint that cannot be loaded (empty,
+    # truncated, garbage or refused: mmpose_epipolar.utils.FileLoadError).
     except (DemoError, FileNotFoundError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1

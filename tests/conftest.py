@@ -9,9 +9,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / 'shared' / 'data'
 
 
-@pytest.fixture(scope='session', autouse=True)
+@pytest.fixture(autouse=True)
 def mmpose_scope():
-    """Build configs in MMPose's registry scope, as the Runner does."""
+    """Build configs in MMPose's registry scope, as the Runner does: before
+    every test, since mmdet's detector API switches the process to its own
+    scope."""
     from mmengine.registry import init_default_scope
     init_default_scope('mmpose')
 

@@ -19,10 +19,11 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 from mmpose.apis import init_model as mmpose_init_model
+from mmpose.datasets.datasets.utils import parse_pose_metainfo
 from mmpose.structures import PoseDataSample
 from mmpose.structures.bbox import bbox_xywh2xyxy
 
-from ..codecs import lift_to_camera
+from ..geometry import lift_to_camera
 
 _PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
 H36M16_METAINFO_FILE = osp.join(_PACKAGE_DIR, 'datasets', 'metainfo',
@@ -37,11 +38,11 @@ H36M16_METAINFO_FILE = osp.join(_PACKAGE_DIR, 'datasets', 'metainfo',
 #: distance.
 REFERENCE_SKELETON_LENGTH_MM = 4105.0
 
-#: Bones of the H36M-16 layout as (parent, child) joint indices, the links of
-#: ``h36m_16.py``'s ``skeleton_info``.
-H36M16_BONES = ((0, 4), (4, 5), (5, 6), (0, 1), (1, 2), (2, 3), (0, 7),
-                (7, 8), (8, 9), (7, 10), (10, 11), (11, 12), (7, 13),
-                (13, 14), (14, 15))
+#: Bones of the H36M-16 layout as (parent, child) joint indices: the links
+#: of ``h36m_16.py``'s ``skeleton_info``, in its order.
+H36M16_BONES = tuple(
+    (int(a), int(b)) for a, b in parse_pose_metainfo(
+        dict(from_file=H36M16_METAINFO_FILE))['skeleton_links'])
 
 CameraLike = Union[np.ndarray, Sequence, Dict]
 

@@ -10,11 +10,12 @@ list of (h, w, 4) uint8 arrays is also accepted.
 import json
 import os
 import os.path as osp
-import pickle
 from typing import List, Optional, Sequence
 
 import cv2
 import numpy as np
+
+from ..utils.safe_pickle import load_pickle
 
 VOC_EXTRACT_HINT = ('python tools/dataset_converters/extract_voc_occluders.py '
                     '--voc-root VOCdevkit/VOC2012 --out {}')
@@ -181,8 +182,12 @@ def load_occluder_bank(path: str) -> List[np.ndarray]:
             f'Occluder bank {path} does not exist. Build it from Pascal VOC '
             f'2012 with: ' + VOC_EXTRACT_HINT.format(path))
     if path.endswith('.pkl'):
-        with open(path, 'rb') as f:
-            patches = list(pickle.load(f))
+        # Banks are shared around: read them without running code.
+        patches = load_pickle(path, what='occluder bank')
+        if not isinstance(patches, (list, tuple)):
+            raise ValueError(f'Occluder bank {path} must hold a list of '
+                             f'patches, got {type(patches).__name__}')
+        patches = list(patches)
     else:
         with np.load(path, allow_pickle=False) as npz:
             for key in ('rgba', 'shapes'):

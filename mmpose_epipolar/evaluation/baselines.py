@@ -32,7 +32,9 @@ def mean_pose_errors(train_dataset, test_dataset,
     by the same MPJPE, P-MPJPE and N-MPJPE as :class:`Body3DMPJPE`.
 
     Returns:
-        dict: ``MPJPE``, ``P-MPJPE`` and ``N-MPJPE`` in mm.
+        dict: ``MPJPE``, ``P-MPJPE`` and ``N-MPJPE`` in mm, with
+        ``num_samples`` and ``num_samples_unaligned`` (see
+        :func:`mpjpe_errors`).
     """
     mean_pose = root_relative_poses(train_dataset, root_index).mean(axis=0)
     gt = root_relative_poses(test_dataset, root_index)

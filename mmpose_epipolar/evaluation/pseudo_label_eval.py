@@ -2,7 +2,8 @@ from typing import Dict
 
 import numpy as np
 
-from ..codecs import lift_to_camera
+from ..datasets.pseudo_label_file import ImageNameIndex, load_pseudo_labels
+from ..geometry import lift_to_camera
 from .metrics.body3d_mpjpe import mpjpe_errors
 
 
@@ -22,24 +23,26 @@ def pseudo_label_errors(label_file: str, dataset,
             ``'supervised'``), giving ``keypoints_cam`` and ``camera_param``.
 
     Returns:
-        dict: ``MPJPE``, ``P-MPJPE``, ``N-MPJPE`` (mm) over valid views and
-        ``valid_fraction`` of the views.
+        dict: ``MPJPE``, ``P-MPJPE``, ``N-MPJPE`` (mm) over the visible
+        joints of the valid views (alignments fitted on those joints only),
+        ``num_samples`` (valid views), ``num_samples_unaligned`` (valid views
+        with fewer than 4 visible joints, left out of P-MPJPE and N-MPJPE)
+        and ``valid_fraction`` of the views.
     """
-    with np.load(label_file, allow_pickle=False) as labels:
-        index = {str(n): i for i, n in enumerate(labels['imgname'])}
-        keypoints = labels['keypoints']
-        depth = labels['keypoints_depth']
-        visible = labels['keypoints_visible'] > 0
-        valid = labels['valid']
+    labels = load_pseudo_labels(label_file)
+    index = ImageNameIndex(labels['imgname'])
+    keypoints = labels['keypoints']
+    depth = labels['keypoints_depth']
+    visible = labels['keypoints_visible'] > 0
+    valid = labels['valid']
     preds, gts, masks = [], [], []
     total = 0
     for i in range(len(dataset)):
         info = dataset.get_data_info(i)
-        name = '/'.join(info['img_path'].replace('\\', '/').split('/')[-3:])
-        if name not in index:
+        k = index.find(info['img_path'])
+        if k is None:
             continue
         total += 1
-        k = index[name]
         if not valid[k]:
             continue
         cam = info['camera_param']

@@ -1,10 +1,22 @@
 from .compat import (
+                     allow_cpu_distributed,
                      allow_mmengine_checkpoint_globals,
                      check_mmcv_ops,
+                     name_checkpoint_errors,
                      patch_torchvision_ops,
+)
+from .safe_pickle import (
+                          CheckpointLoadError,
+                          FileLoadError,
+                          PickleLoadError,
+                          RefusedGlobalError,
+                          load_pickle,
 )
 
 __all__ = [
     'check_mmcv_ops', 'patch_torchvision_ops',
-    'allow_mmengine_checkpoint_globals'
+    'allow_mmengine_checkpoint_globals', 'name_checkpoint_errors',
+    'allow_cpu_distributed',
+    'load_pickle', 'FileLoadError', 'PickleLoadError',
+    'RefusedGlobalError', 'CheckpointLoadError'
 ]

@@ -1,8 +1,9 @@
 """Compatibility fixes applied when :mod:`mmpose_epipolar` is imported.
 
-Both are no-ops where they are not needed. See ``README.md`` (Install) for the
+Each is a no-op where it is not needed. See ``README.md`` (Install) for the
 measured facts behind them.
 """
+import functools
 import importlib.util
 import os.path as osp
 
@@ -108,6 +109,76 @@ def allow_mmengine_checkpoint_globals() -> bool:
     return True
 
 
+def _checkpoint_error(path: str, err: Exception) -> Exception:
+    """One line naming the checkpoint and why it cannot be loaded."""
+    from .safe_pickle import (
+        CheckpointLoadError,
+        short_reason,
+        torch_refused_global,
+    )
+    text = str(err)
+    refused = torch_refused_global(err)
+    if refused:
+        return CheckpointLoadError(
+            path, f'checkpoint {path} refers to {refused}, which '
+            'weights-only loading refuses (a checkpoint naming other '
+            'classes or functions can run code; load it only if you trust '
+            'its source)', global_name=refused)
+    if osp.isfile(path) and osp.getsize(path) == 0:
+        return CheckpointLoadError(path, f'checkpoint {path} is empty')
+    # torch's weights-only unpickler puts the actual reason after a
+    # paragraph about the weights_only default.
+    detail = text.split('WeightsUnpickler error:', 1)
+    reason = short_reason(err, detail[-1])
+    # RuntimeErrors other than zip ones are about devices and the like.
+    corrupt = not isinstance(err, RuntimeError) or 'zip archive' in text
+    hint = ' (truncated, or not a PyTorch checkpoint?)' if corrupt else ''
+    return CheckpointLoadError(
+        path, f'checkpoint {path} cannot be loaded{hint}: {reason}')
+
+
+_CHECKPOINT_ERRORS_NAMED = False
+
+
+def name_checkpoint_errors() -> bool:
+    """Make a local checkpoint that cannot be loaded fail in one line that
+    names it.
+
+    torch reports an empty, truncated or garbage checkpoint as a bare
+    ``EOFError``, ``RuntimeError`` or ``UnpicklingError`` (several lines on
+    weights-only defaults, no file name). MMEngine's local checkpoint loader
+    is replaced by one that calls it and raises
+    :class:`~mmpose_epipolar.utils.safe_pickle.CheckpointLoadError` (a
+    ``ValueError``) instead; every path through
+    ``mmengine.runner.load_checkpoint`` (``init_model``, ``init_detector``,
+    ``load_from``, ``--resume``, ``teacher_checkpoint``) gets it. Loading
+    itself is unchanged: torch's, weights-only.
+
+    Returns:
+        bool: Whether the loader was replaced (False when already done).
+    """
+    global _CHECKPOINT_ERRORS_NAMED
+    if _CHECKPOINT_ERRORS_NAMED:
+        return False
+    from mmengine.runner.checkpoint import CheckpointLoader, load_from_local
+
+    # MMEngine logs the backend as the loader's name after `load_from_`.
+    @functools.wraps(load_from_local)
+    def load_from_local_named(filename, map_location=None):
+        try:
+            return load_from_local(filename, map_location)
+        except FileNotFoundError:
+            raise  # MMEngine's message names the file
+        except Exception as err:
+            raise _checkpoint_error(osp.expanduser(str(filename)),
+                                    err) from err
+
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=load_from_local_named, force=True)
+    _CHECKPOINT_ERRORS_NAMED = True
+    return True
+
+
 def check_mmcv_ops() -> None:
     """Fail loudly when mmcv was installed without its compiled ops.
 
@@ -127,3 +198,31 @@ def check_mmcv_ops() -> None:
             '&& pip cache remove mmcv && MMCV_WITH_OPS=1 pip install '
             '--no-build-isolation mmcv==2.1.0`, or run '
             '`bash tools/setup_env.sh`.') from err
+
+
+def _set_device_without_cuda(device) -> None:
+    """``torch.cuda.set_device`` where there is no CUDA device: nothing to
+    select, so nothing to do."""
+
+
+def allow_cpu_distributed() -> bool:
+    """Let MMEngine's ``pytorch`` launcher start on a machine without CUDA.
+
+    MMEngine 0.10.7's ``_init_dist_pytorch`` calls
+    ``torch.cuda.set_device(LOCAL_RANK)`` unconditionally, which a CPU torch
+    (or a CUDA torch without a device) refuses before the process group
+    exists. Without CUDA there is no device to select, so the call is made
+    a no-op; with CUDA nothing changes. The backend (gloo) and the DDP
+    wrapper without ``device_ids`` that CPU processes also need are config
+    settings, added by ``tools/train.py`` and ``tools/test.py``
+    (:func:`~mmpose_epipolar.apis.mmpose_tools.cpu_distributed_options`).
+
+    Returns:
+        bool: Whether ``torch.cuda.set_device`` was replaced.
+    """
+    if torch.cuda.is_available():
+        return False
+    if torch.cuda.set_device is _set_device_without_cuda:
+        return False
+    torch.cuda.set_device = _set_device_without_cuda
+    return True

@@ -15,13 +15,13 @@ from mmpose_epipolar.apis.inference import (
     parse_intrinsics,
     skeleton_length,
 )
-from mmpose_epipolar.codecs import depth_from_camera_points, lift_to_camera
 from mmpose_epipolar.datasets import H36M17_TO_16
+from mmpose_epipolar.geometry import encode_relative_depth, lift_to_camera
 
 SYNTHETIC_CONFIG = ('configs/body_3d_keypoint/pose_resnet/synthetic/'
                     'td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py')
 MPII_CONFIG = ('configs/body_3d_keypoint/pose_resnet/mpii/'
-               'td-vol_cbam-res50-wasp_1xb16-140e_mpii-256x256.py')
+               'td-vol_cbam-res50-wasp_1xb16-130e_mpii-256x256.py')
 BOXES = np.array([[330, 250, 640, 960], [100, 120, 420, 700]], np.float32)
 
 
@@ -204,7 +204,7 @@ def _encode(points, intrinsics):
     f = np.stack([fx, fy], -1)[:, None]
     c = intrinsics[:, :2, 2][:, None]
     keypoints = uv * f + c
-    depth = depth_from_camera_points(points, f[:, 0])
+    depth = encode_relative_depth(points[..., 2], f[:, 0].mean(-1))
     return keypoints, depth
 
 

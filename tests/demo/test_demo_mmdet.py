@@ -228,6 +228,47 @@ def test_command_line_exit_status(repo_root, tmp_path, shared_data):
     assert 'Traceback' not in result.stderr
 
 
+class _RunsCommand:
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command, )
+
+
+def test_unloadable_checkpoints_one_line_exit_1(demo, repo_root, tmp_path,
+                                                capsys, shared_data):
+    """Empty, truncated, garbage and crafted pose or detector checkpoints:
+    exit 1, one line naming the file, no code run."""
+    import torch
+    good = tmp_path / 'good.pth'
+    torch.save(dict(state_dict={'w': torch.ones(64)}), good)
+    marker = tmp_path / 'PWNED'
+    data = good.read_bytes()
+    files = dict(empty=b'', truncated=data[:len(data) // 2],
+                 garbage=bytes(range(256)) * 8)
+    for name, content in files.items():
+        (tmp_path / f'{name}.pth').write_bytes(content)
+    torch.save(dict(state_dict={'w': _RunsCommand(f'touch {marker}')}),
+               tmp_path / 'crafted.pth')
+    config = str(repo_root / SYNTHETIC_CONFIG)
+    common = ['--input', str(shared_data / H36M_IMAGE), '--output-root',
+              str(tmp_path / 'o')]
+    for name in (*files, 'crafted'):
+        path = str(tmp_path / f'{name}.pth')
+        assert demo.main([config, path, *common, '--whole-image']) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and path in err[0], (name, err)
+    assert 'posix.system' in err[0]
+    with pytest.warns(UserWarning, match='RANDOM'):
+        assert demo.main([config, *common, '--det-checkpoint',
+                          str(tmp_path / 'truncated.pth')]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'truncated.pth' in err[0], err
+    assert not marker.exists()
+
+
 def test_schema_validator_catches_errors(schema):
     from mmpose_epipolar.apis.results_io import validate_schema
     instance = dict(

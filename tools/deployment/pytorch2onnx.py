@@ -69,7 +69,9 @@ def main(argv=None) -> int:
 
     try:
         model = init_model(args.config, args.checkpoint, device='cpu')
-    except FileNotFoundError as err:
+    # A missing file, a URL, or a checkpoint that cannot be loaded
+    # (mmpose_epipolar.utils.CheckpointLoadError, a ValueError): one line.
+    except (FileNotFoundError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1
     if args.checkpoint is None:

@@ -1,15 +1,13 @@
 # Copyright (c) mmpose-epipolar contributors. All rights reserved.
 """Load epipolar pseudo-labels (``tools/make_pseudo_labels.py``) into
 training samples."""
-import os.path as osp
 from typing import Dict, Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpose.registry import TRANSFORMS
 
-_KEYS = ('imgname', 'keypoints', 'keypoints_depth', 'keypoints_visible',
-         'reproj_error', 'valid')
+from ..pseudo_label_file import ImageNameIndex, load_pseudo_labels
 
 
 @TRANSFORMS.register_module()
@@ -21,9 +19,9 @@ class EpipolarPseudoLabel(BaseTransform):
     ``keypoints_visible`` (N, J), ``reproj_error`` (N, J), ``valid`` (N,)).
     It is loaded once, on first use.
 
-    A sample is found by its ``img_path``: the key is the longest
-    ``/``-separated suffix of ``img_path`` that is an ``imgname`` of the
-    file, so ``data/h36m/images/S1/S1_Directions_1.54138969/x.jpg`` matches
+    A sample is found by its ``img_path`` (:class:`ImageNameIndex`: the
+    longest path suffix that is an ``imgname`` of the file), so
+    ``data/h36m/images/S1/S1_Directions_1.54138969/x.jpg`` matches
     ``S1/S1_Directions_1.54138969/x.jpg`` whatever the image root.
 
     Required keys: ``img_path``. Modified keys: ``keypoints`` (1, J, 2),
@@ -51,34 +49,23 @@ class EpipolarPseudoLabel(BaseTransform):
         self.min_valid_joints = min_valid_joints
         self.max_reproj_error = max_reproj_error
         self._data: Optional[Dict[str, np.ndarray]] = None
-        self._index: Optional[Dict[str, int]] = None
-        self._max_depth = 0  # most path components of an imgname
+        self._index: Optional[ImageNameIndex] = None
+
+    def reset(self) -> None:
+        """Forget the loaded labels: the next sample reads the file again
+        (after it was rebuilt, or ``label_file`` changed)."""
+        self._data, self._index = None, None
 
     def _load(self) -> None:
-        if not osp.isfile(self.label_file):
-            raise FileNotFoundError(
-                f'pseudo-label file {self.label_file!r} does not exist '
-                '(make it with tools/make_pseudo_labels.py)')
-        with np.load(self.label_file, allow_pickle=False) as npz:
-            missing = [k for k in _KEYS if k not in npz.files]
-            if missing:
-                raise KeyError(f'pseudo-label file {self.label_file!r} lacks '
-                               f'the key(s) {missing}')
-            data = {k: npz[k] for k in _KEYS}
-        names = [str(n).replace('\\', '/').strip('/')
-                 for n in data['imgname']]
-        self._index = {n: i for i, n in enumerate(names)}
-        self._max_depth = max((n.count('/') + 1 for n in names), default=0)
-        self._data = data
+        self._data = load_pseudo_labels(self.label_file)
+        self._index = ImageNameIndex(self._data['imgname'])
 
     def _lookup(self, img_path: str) -> int:
-        parts = str(img_path).replace('\\', '/').split('/')
-        for depth in range(min(self._max_depth, len(parts)), 0, -1):
-            idx = self._index.get('/'.join(parts[-depth:]))
-            if idx is not None:
-                return idx
-        raise KeyError(f'image {img_path!r} has no pseudo-label in '
-                       f'{self.label_file!r}')
+        row = self._index.find(img_path)
+        if row is None:
+            raise KeyError(f'image {img_path!r} has no pseudo-label in '
+                           f'{self.label_file!r}')
+        return row
 
     def transform(self, results: Dict) -> Dict:
         if self._data is None:

@@ -1,19 +1,45 @@
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
-from mmpose.evaluation.functional import keypoint_mpjpe
-from mmpose.evaluation.functional.mesh_eval import compute_similarity_transform
 from mmpose.registry import METRICS
+
+from ...geometry.procrustes import MIN_ALIGN_POINTS, aligned_joint_errors
 
 ALIGNMENTS = {'MPJPE': 'none', 'P-MPJPE': 'procrustes', 'N-MPJPE': 'scale'}
 
 
+def _joint_errors(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray,
+                  alignment: str) -> Tuple[np.ndarray, np.ndarray]:
+    """Per-joint errors (N, K) and the entries that count (N, K) bool, with
+    the alignment fitted per sample on the joints in ``mask`` only."""
+    errors, counted = aligned_joint_errors(
+        torch.as_tensor(np.asarray(pred, np.float64)),
+        torch.as_tensor(np.asarray(gt, np.float64)),
+        torch.as_tensor(np.asarray(mask, bool)), alignment)
+    return errors.numpy(), counted.numpy()
+
+
+def _mean(errors: np.ndarray, counted: np.ndarray) -> float:
+    """Mean of the counted entries; NaN when none counts."""
+    return float(errors[counted].mean()) if counted.any() else float('nan')
+
+
 def mpjpe_errors(pred: np.ndarray, gt: np.ndarray,
-                 mask: np.ndarray) -> Dict[str, float]:
-    """MPJPE, P-MPJPE and N-MPJPE with MMPose's ``keypoint_mpjpe``.
+                 mask: np.ndarray) -> Dict[str, Union[float, int]]:
+    """MPJPE, P-MPJPE and N-MPJPE over the joints in ``mask``.
+
+    Each mean runs over the masked joints of all samples, as MMPose's
+    ``keypoint_mpjpe``; unlike it, the Procrustes (P-MPJPE) and scale
+    (N-MPJPE) alignments are fitted per sample on the joints in ``mask``
+    only, so masked joints, whatever their coordinates (NaN included),
+    change nothing. A sample with fewer than
+    :data:`~mmpose_epipolar.geometry.procrustes.MIN_ALIGN_POINTS` (4)
+    finite joints in ``mask`` is left out of P-MPJPE and N-MPJPE (it still
+    counts in MPJPE).
 
     Args:
         pred (np.ndarray): Root-relative predictions (N, K, 3).
@@ -21,38 +47,49 @@ def mpjpe_errors(pred: np.ndarray, gt: np.ndarray,
         mask (np.ndarray): Joints to count (N, K) bool.
 
     Returns:
-        dict: ``MPJPE``, ``P-MPJPE``, ``N-MPJPE`` in the unit of the inputs.
+        dict: ``MPJPE``, ``P-MPJPE``, ``N-MPJPE`` in the unit of the inputs
+        (NaN where nothing counts), ``num_samples`` (N) and
+        ``num_samples_unaligned`` (the samples left out of P-MPJPE and
+        N-MPJPE).
     """
-    return {
-        name: float(keypoint_mpjpe(pred, gt, mask, alignment))
-        for name, alignment in ALIGNMENTS.items()
-    }
+    metrics: Dict[str, Union[float, int]] = {}
+    aligned = np.zeros(len(pred), bool)
+    for name, alignment in ALIGNMENTS.items():
+        errors, counted = _joint_errors(pred, gt, mask, alignment)
+        metrics[name] = _mean(errors, counted)
+        if alignment != 'none':
+            # Both alignments need the same joints: the same samples pass.
+            aligned = counted.any(-1)
+    metrics['num_samples'] = int(len(pred))
+    metrics['num_samples_unaligned'] = int((~aligned).sum())
+    return metrics
 
 
-def per_joint_errors(pred: np.ndarray, gt: np.ndarray,
-                     alignment: str) -> np.ndarray:
-    """Euclidean error of every joint after the given alignment.
+def per_joint_errors(pred: np.ndarray,
+                     gt: np.ndarray,
+                     alignment: str,
+                     mask: Optional[np.ndarray] = None) -> np.ndarray:
+    """Euclidean error of every joint after the given alignment, fitted per
+    sample on the joints in ``mask`` only.
 
     Args:
         pred (np.ndarray): Root-relative predictions (N, K, 3).
         gt (np.ndarray): Root-relative ground truth (N, K, 3).
         alignment (str): ``'none'``, ``'scale'`` (least-squares scale, as
             N-MPJPE) or ``'procrustes'`` (similarity, as P-MPJPE).
+        mask (np.ndarray, optional): Joints that count (N, K) bool.
+            Defaults to all.
 
     Returns:
-        np.ndarray: Errors (N, K) in the unit of the inputs.
+        np.ndarray: Errors (N, K) in the unit of the inputs; NaN where a
+        joint does not count (outside ``mask``, or in a sample with fewer
+        than 4 finite joints in ``mask`` under an alignment) or a
+        coordinate is not finite.
     """
-    if alignment == 'procrustes':
-        pred = np.stack([
-            compute_similarity_transform(p, g) for p, g in zip(pred, gt)
-        ])
-    elif alignment == 'scale':
-        scale = (np.einsum('nkc,nkc->n', pred, gt) /
-                 np.maximum(np.einsum('nkc,nkc->n', pred, pred), 1e-12))
-        pred = pred * scale[:, None, None]
-    elif alignment != 'none':
-        raise ValueError(f'Unknown alignment {alignment!r}')
-    return np.linalg.norm(pred - gt, axis=-1)
+    if mask is None:
+        mask = np.ones(np.shape(pred)[:2], bool)
+    errors, counted = _joint_errors(pred, gt, mask, alignment)
+    return np.where(counted, errors, np.nan)
 
 
 @METRICS.register_module()
@@ -64,7 +101,15 @@ class Body3DMPJPE(BaseMetric):
     monocular model: the camera-space prediction uses the ground-truth root
     depth and the intrinsics, as EpipolarPose evaluates; the root-aligned
     error does not depend on it. Reads ``pred_instances.keypoints_3d``
-    (N, K, 3) and ``gt_instances.keypoints_cam`` (N, K, 3).
+    (N, K, 3), ``gt_instances.keypoints_cam`` (N, K, 3) and, when present,
+    ``gt_instances.keypoints_visible`` (N, K).
+
+    Only visible joints count, and the P-MPJPE and N-MPJPE alignments are
+    fitted per sample on them alone (:func:`mpjpe_errors`); a sample with
+    fewer than 4 visible joints is left out of those two and counted.
+    Besides the errors (overall and ``{name}_{action}``), the metrics give
+    ``num_samples`` (samples evaluated) and ``num_samples_unaligned`` (left
+    out of P-MPJPE and N-MPJPE), also logged.
 
     Args:
         root_index (int): Index of the root joint. Defaults to 0.
@@ -134,27 +179,43 @@ class Body3DMPJPE(BaseMetric):
         metrics = mpjpe_errors(pred, gt, mask)
         per_joint = {}
         for name, alignment in ALIGNMENTS.items():
-            errors = per_joint_errors(pred, gt, alignment)
+            errors, counted = _joint_errors(pred, gt, mask, alignment)
             per_joint[name] = [
-                float(errors[:, k][mask[:, k]].mean())
-                if mask[:, k].any() else float('nan')
+                _mean(errors[:, k], counted[:, k])
                 for k in range(errors.shape[1])
             ]
         if self.per_action and len(set(actions)) > 1:
             for action in sorted(set(actions)):
                 sel = actions == action
-                for name, value in mpjpe_errors(pred[sel], gt[sel],
-                                                mask[sel]).items():
-                    metrics[f'{name}_{action}'] = value
+                errors = mpjpe_errors(pred[sel], gt[sel], mask[sel])
+                for name in ALIGNMENTS:
+                    metrics[f'{name}_{action}'] = errors[name]
         logger.info('Body3DMPJPE: root-aligned errors in the unit of the '
                     'ground truth (mm for Human3.6M); predictions placed with '
                     'the ground-truth root depth and the intrinsics.')
+        self._log_counts(logger, metrics)
         logger.info('per-joint MPJPE: ' + ', '.join(
             f'{n}={e:.1f}'
             for n, e in zip(self.joint_names, per_joint['MPJPE'])))
         if self.out_dir:
             self._save_tables(per_joint, metrics)
         return metrics
+
+    @staticmethod
+    def _log_counts(logger: MMLogger,
+                    metrics: Dict[str, Union[float, int]]) -> None:
+        """Say over how many samples the metrics were computed."""
+        total = metrics['num_samples']
+        left_out = metrics['num_samples_unaligned']
+        message = (f'Body3DMPJPE: MPJPE over {total} samples, P-MPJPE and '
+                   f'N-MPJPE over {total - left_out}')
+        if left_out:
+            logger.warning(
+                f'{message}: {left_out} samples with fewer than '
+                f'{MIN_ALIGN_POINTS} visible joints are left out of the '
+                'aligned errors.')
+        else:
+            logger.info(f'{message}.')
 
     def _save_tables(self, per_joint: Dict[str, List[float]],
                      metrics: Dict[str, float]) -> None:
