@@ -65,10 +65,10 @@ def test_paper_numbers_only_where_the_paper_has_them(models):
         for m in models for r in m.get('Results', [])
     }
     assert {k: v for k, v in paper.items() if v} == {
-        'td-vol_cbam-res50-wasp_1xb16-140e_h36m-256x256': {
+        'td-vol_cbam-res50-wasp_1xb16-130e_h36m-256x256': {
             'MPJPE (paper)': 51.8
         },
-        'td-vol_cbam-res50-wasp_selfsup-1xb16-140e_h36m-256x256': {
+        'td-vol_cbam-res50-wasp_selfsup-1xb16-130e_h36m-256x256': {
             'MPJPE (paper)': 74.6
         },
     }

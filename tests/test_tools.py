@@ -6,33 +6,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from _dist import tiny_synthetic_options
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ('configs/body_3d_keypoint/pose_resnet/synthetic/'
           'td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py')
 H36M_CONFIG = ('configs/body_3d_keypoint/pose_resnet/h36m/'
-               'td-vol_cbam-res50-wasp_1xb16-140e_h36m-256x256.py')
-TINY = ("generator_cfg.train_subjects=('S1',) "
-        "generator_cfg.test_subjects=('S9',) "
-        "generator_cfg.actions=('Directions',) "
-        'generator_cfg.frames_per_sequence=2 image_size=128').split()
+               'td-vol_cbam-res50-wasp_1xb16-130e_h36m-256x256.py')
 
 
 def tiny_options(data_root, epochs=1):
     """8 training views in 2 iterations of 4; 8 test views; no workers."""
-    options = [
-        f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=1',
-        'train_dataloader.batch_size=4', 'val_dataloader.batch_size=4',
-        'default_hooks.logger.interval=1',
-        'default_hooks.checkpoint.save_best=None'
-    ]
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        options += [
-            f'{loader}.num_workers=0', f'{loader}.persistent_workers=False',
-            f'{loader}.dataset.data_root={data_root}'
-        ]
-        options += [f'{loader}.dataset.{item}' for item in TINY]
-    return options
+    return tiny_synthetic_options(data_root, batch_size=4, epochs=epochs)
 
 
 def run(args, cwd=ROOT, check=True):

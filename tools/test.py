@@ -2,6 +2,9 @@
 
 Usage: python tools/test.py CONFIG CHECKPOINT [MMPose options...]
 (`python tools/test.py --help` lists them.)
+With `--launcher` (tools/dist_*.sh) and no CUDA device, the processes run
+on the CPU: gloo and a DDP wrapper without device ids are added to the
+config (`mmpose_epipolar.apis.mmpose_tools.cpu_distributed_options`).
 """
 import os.path as osp
 import sys

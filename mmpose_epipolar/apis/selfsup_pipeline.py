@@ -4,11 +4,14 @@
    embedded dataset with its depth dropped);
 2. pseudo-labels: the stage-1 model predicts 2D on every training view of
    the self-supervised config (which holds no labels), and the epipolar
-   engine triangulates each synchronous frame
-   (``tools/make_pseudo_labels.py``);
+   engine triangulates each synchronous frame;
 3. self-supervised 3D training of the same network, initialised from the
-   stage-1 weights (unless ``selfsup_pipeline.init_from_stage1`` is
-   False, the transfer-learning ablation), against the pseudo-labels.
+   stage-1 weights (unless ``pseudo_labels.init_from_teacher`` is False,
+   the transfer-learning ablation), against the pseudo-labels.
+
+Stages 2 and 3 are the config's own training (``tools/train.py CONFIG``):
+its :class:`PseudoLabelHook` makes the labels before training; this module
+only trains stage 1 first and points the hook at it.
 
 Each stage is skipped when its output exists, and a training stage that was
 interrupted resumes from its last checkpoint, so the command can simply be
@@ -16,28 +19,10 @@ run again. Stage outputs go to ``WORK_DIR/{stage1_2d,pseudo_labels.npz,
 stage3_CONFIG_NAME}`` (``stage3_selfsup`` from :func:`run_stages` when the
 config names no ``stage3_name``).
 
-Usage:
-    python tools/selfsup_pipeline.py SELFSUP_CONFIG [--work-dir DIR]
-        [--cfg-options k=v ...] [--stage1-options k=v ...]
+Command line: ``tools/selfsup_pipeline.py``.
 """
-import argparse
-import copy
 import os.path as osp
-from typing import Dict, List, Optional
-
-
-def parse_args(argv: Optional[List[str]] = None):
-    from mmengine.config import DictAction
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='self-supervised (stage 3) config')
-    parser.add_argument('--work-dir', help='root of all stage outputs')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, default={},
-        help='overrides of the self-supervised config')
-    parser.add_argument(
-        '--stage1-options', nargs='+', action=DictAction, default={},
-        help='overrides of the 2D pre-training config')
-    return parser.parse_args(argv)
+from typing import Dict, Optional
 
 
 def stage_paths(work_dir: str, stage3_name: str = 'selfsup') -> Dict[str, str]:
@@ -46,7 +31,6 @@ def stage_paths(work_dir: str, stage3_name: str = 'selfsup') -> Dict[str, str]:
     a folder of its own per config."""
     return dict(
         stage1=osp.join(work_dir, 'stage1_2d'),
-        predictions=osp.join(work_dir, 'stage2_predictions.pkl'),
         labels=osp.join(work_dir, 'pseudo_labels.npz'),
         stage3=osp.join(work_dir, f'stage3_{stage3_name}'))
 
@@ -81,90 +65,83 @@ def train(cfg, stage: str) -> str:
     return final
 
 
-def predict_2d(stage1_cfg, selfsup_cfg, checkpoint: str,
-               out_file: str) -> None:
-    """Stage-1 2D predictions on every (label-free) training view."""
-    from mmengine.runner import Runner
-    if osp.isfile(out_file):
-        print(f'[stage 2] 2D predictions exist: {out_file}')
-        return
-    cfg = copy.deepcopy(stage1_cfg)
-    dataset = copy.deepcopy(selfsup_cfg.train_dataloader.dataset)
-    # Not test_mode: that would switch the datasets to their test split.
-    dataset.update(pipeline=selfsup_cfg.test_dataloader.dataset.pipeline)
-    cfg.test_dataloader = dict(
-        batch_size=selfsup_cfg.test_dataloader.get('batch_size', 32),
-        num_workers=selfsup_cfg.test_dataloader.get('num_workers', 0),
-        sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-        dataset=dataset)
-    cfg.test_evaluator = dict(type='DumpResults', out_file_path=out_file)
-    cfg.test_cfg = dict()
-    cfg.load_from = checkpoint
-    cfg.work_dir = osp.join(osp.dirname(out_file), 'stage2_inference')
-    own_visualizer(cfg)
-    print(f'[stage 2] 2D inference of {checkpoint} on '
-          f"{dataset['type']} (mode={dataset.get('mode')})")
-    Runner.from_cfg(cfg).test()
+def use_stage1(cfg, checkpoint: str, label_file: str) -> None:
+    """Point the config's ``PseudoLabelHook`` (through its
+    ``pseudo_labels`` dict) at the stage-1 checkpoint and the label file
+    of this pipeline run."""
+    hooks = [h for h in cfg.get('custom_hooks', [])
+             if h.get('type') == 'PseudoLabelHook']
+    if not hooks:
+        raise KeyError('the self-supervised config has no PseudoLabelHook in '
+                       'custom_hooks (it builds the pseudo-labels)')
+    cfg.setdefault('pseudo_labels', {})
+    cfg.pseudo_labels.update(teacher_checkpoint=checkpoint,
+                             label_file=label_file)
 
 
-def make_labels(selfsup_cfg, predictions: str, out_file: str) -> None:
-    if osp.isfile(out_file):
-        print(f'[stage 2] pseudo-labels exist: {out_file}')
-        return
-    dataset = selfsup_cfg.train_dataloader.dataset
-    cameras = osp.join(dataset.get('data_root') or '',
-                       dataset.get('camera_param_file',
-                                   'annotation_body3d/cameras.pkl'))
-    options = selfsup_cfg.selfsup_pipeline.get('pseudo_labels', {})
-    argv = [predictions, cameras, '--out', out_file]
-    for key, value in options.items():
-        argv += [f"--{key.replace('_', '-')}", str(value)]
-    from .pseudo_labels import main as make_pseudo_labels_main
-    print('[stage 2] triangulating: make_pseudo_labels.py ' + ' '.join(argv))
-    make_pseudo_labels_main(argv)
+def load_configs(config: str,
+                 work_dir: Optional[str] = None,
+                 cfg_options: Optional[Dict] = None,
+                 stage1_options: Optional[Dict] = None):
+    """The self-supervised config, its 2D pre-training config and the work
+    dir of a pipeline run.
 
+    Args:
+        config (str): Self-supervised (stage 3) config file.
+        work_dir (str, optional): Root of all stage outputs; defaults to
+            ``work_dirs/CONFIG_NAME``.
+        cfg_options (dict, optional): Overrides of the config.
+        stage1_options (dict, optional): Overrides of the stage-1 config.
 
-def set_label_file(pipeline: List[dict], label_file: str) -> None:
-    found = [t for t in pipeline if t['type'] == 'EpipolarPseudoLabel']
-    if not found:
-        raise KeyError('the self-supervised config has no EpipolarPseudoLabel'
-                       ' transform in train_dataloader.dataset.pipeline')
-    for transform in found:
-        transform['label_file'] = label_file
-
-
-def load_configs(args):
+    Returns:
+        tuple: ``(cfg, stage1_cfg, work_dir)``.
+    """
     from mmengine.config import Config
-    cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict(args.cfg_options)
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(cfg_options or {})
     if 'selfsup_pipeline' not in cfg:
-        raise KeyError(f'{args.config} has no `selfsup_pipeline` section '
+        raise KeyError(f'{config} has no `selfsup_pipeline` section '
                        '(pretrain_config, pseudo_labels)')
-    work_dir = args.work_dir or osp.join(
+    work_dir = work_dir or osp.join(
         'work_dirs',
-        osp.splitext(osp.basename(args.config))[0])
-    stage1_path = osp.join(
-        osp.dirname(osp.abspath(args.config)),
-        cfg.selfsup_pipeline.pretrain_config)
-    stage1 = Config.fromfile(stage1_path)
+        osp.splitext(osp.basename(config))[0])
+    stage1 = Config.fromfile(
+        pretrain_config_path(config, cfg.selfsup_pipeline.pretrain_config))
     # Ablations change the architecture of both stages alike.
     stage1.merge_from_dict(
         cfg.selfsup_pipeline.get('pretrain_options', {}).to_dict()
         if 'pretrain_options' in cfg.selfsup_pipeline else {})
-    stage1.merge_from_dict(args.stage1_options)
-    cfg.stage3_name = osp.splitext(osp.basename(args.config))[0]
+    stage1.merge_from_dict(stage1_options or {})
+    cfg.stage3_name = osp.splitext(osp.basename(config))[0]
     return cfg, stage1, work_dir
 
 
-def run_pipeline(argv: Optional[List[str]] = None) -> Dict[str, str]:
-    """Run stages 1 to 3 from command-line arguments.
+def pretrain_config_path(config: str, pretrain_config: str) -> str:
+    """``selfsup_pipeline.pretrain_config`` is relative to the config file
+    that names it: this config or one it inherits from."""
+    from mmengine.config import Config
+    pending = [osp.abspath(config)]
+    while pending:
+        current = pending.pop(0)
+        candidate = osp.join(osp.dirname(current), pretrain_config)
+        if osp.isfile(candidate):
+            return osp.normpath(candidate)
+        pending += [osp.join(osp.dirname(current), base)
+                    for base in Config._get_base_files(current)
+                    if '::' not in base]
+    raise FileNotFoundError(
+        f'selfsup_pipeline.pretrain_config {pretrain_config!r} of {config} '
+        'is found next to neither the config nor any config it inherits')
+
+
+def run_pipeline(config: str, **kwargs) -> Dict[str, str]:
+    """Run stages 1 to 3 of a config file (``kwargs``: see
+    :func:`load_configs`).
 
     Returns:
         dict: Where each stage's checkpoint, logs and labels went.
     """
-    args = parse_args(argv)
-    cfg, stage1, work_dir = load_configs(args)
-    return run_stages(cfg, stage1, work_dir)
+    return run_stages(*load_configs(config, **kwargs))
 
 
 def run_stages(cfg, stage1, work_dir: str) -> Dict[str, str]:
@@ -174,16 +151,13 @@ def run_stages(cfg, stage1, work_dir: str) -> Dict[str, str]:
     stage1.work_dir = paths['stage1']
     stage1_ckpt = train(stage1, 'stage 1')
 
-    predict_2d(stage1, cfg, stage1_ckpt, paths['predictions'])
-    make_labels(cfg, paths['predictions'], paths['labels'])
-
-    set_label_file(cfg.train_dataloader.dataset.pipeline, paths['labels'])
-    # Transfer learning (the paper's default); the ablation starts from
-    # scratch and uses stage 1 only for the pseudo-labels.
-    if cfg.selfsup_pipeline.get('init_from_stage1', True):
-        cfg.load_from = stage1_ckpt
+    # Stage 2 runs inside stage 3's training: PseudoLabelHook predicts 2D
+    # with the stage-1 model, triangulates and writes the labels (or reuses
+    # them), and initialises the 3D network from stage 1 unless the config
+    # says otherwise (the transfer-learning ablation).
+    use_stage1(cfg, stage1_ckpt, paths['labels'])
     cfg.work_dir = paths['stage3']
-    stage3_ckpt = train(cfg, 'stage 3')
+    stage3_ckpt = train(cfg, 'stages 2 and 3')
 
     outputs = dict(
         stage1_checkpoint=stage1_ckpt,

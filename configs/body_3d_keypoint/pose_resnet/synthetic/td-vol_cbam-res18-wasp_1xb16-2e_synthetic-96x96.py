@@ -4,7 +4,7 @@
 # the paper's (load_from). CBAM-ResNet-18 + WASP + volumetric head,
 # 96 x 96 input, 24 x 24 x 24 volume per joint. The schedule is short, so
 # augmentation is light (flip and +-10% scale, no rotation).
-_base_ = ['../h36m/td-vol_cbam-res50-wasp_1xb16-140e_h36m-256x256.py']
+_base_ = ['../h36m/td-vol_cbam-res50-wasp_1xb16-130e_h36m-256x256.py']
 
 input_size = (96, 96)
 codec = dict(type='VolumetricIntegralLabel', input_size=input_size)
@@ -52,7 +52,7 @@ data_root = 'data/synthetic_h36m/'
 meta_keys = {{_base_.meta_keys}}
 
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadImageOrSkip'),
     dict(type='GetBBoxCenterScale'),
     dict(type='AttachKeypointDepth'),
     dict(type='RandomFlip', direction='horizontal'),
@@ -66,7 +66,7 @@ train_pipeline = [
     dict(type='PackPoseInputs', meta_keys=meta_keys)
 ]
 test_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadImageOrSkip', test_mode=True),
     dict(type='GetBBoxCenterScale'),
     dict(type='TopdownAffine', input_size=input_size),
     dict(type='PackPoseInputs', meta_keys=meta_keys)

@@ -6,7 +6,7 @@
 _base_ = ['./td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py']
 
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadImageOrSkip'),
     dict(type='GetBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(

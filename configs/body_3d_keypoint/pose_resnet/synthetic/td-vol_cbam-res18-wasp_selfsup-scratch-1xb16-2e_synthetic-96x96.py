@@ -3,4 +3,4 @@
 # network starts from random weights instead of the stage-1 weights.
 _base_ = ['./td-vol_cbam-res18-wasp_selfsup-1xb16-2e_synthetic-96x96.py']
 
-selfsup_pipeline = dict(init_from_stage1=False)
+pseudo_labels = dict(init_from_teacher=False)

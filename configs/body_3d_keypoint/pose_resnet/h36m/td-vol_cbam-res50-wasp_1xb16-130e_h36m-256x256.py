@@ -5,24 +5,29 @@
 _base_ = [
     '../../../_base_/default_runtime.py',
     '../../../_base_/models/pose-resnet_cbam-res50-wasp.py',
-    '../../../_base_/schedules/adam-1e-3_140e.py',
+    '../../../_base_/schedules/adam-1e-3_130e.py',
 ]
 
-train_cfg = dict(max_epochs=140, val_interval=10)
+# The paper's 130 epochs (EpipolarPose trained 140; its x0.1 milestones,
+# epochs 90 and 120, are scaled to 84 and 111 in the schedule).
+train_cfg = dict(max_epochs=130, val_interval=10)
 default_hooks = dict(checkpoint=dict(save_best='h36m/MPJPE', rule='less'))
 # Start from the MPII stage-1 checkpoint (2D pre-training), e.g.
-#   --cfg-options load_from=work_dirs/td-vol_cbam-res50-wasp_1xb16-140e_mpii-256x256/epoch_140.pth
+#   --cfg-options load_from=work_dirs/td-vol_cbam-res50-wasp_1xb16-130e_mpii-256x256/epoch_130.pth
 
 dataset_type = 'H36MMultiViewDataset'
 data_root = 'data/h36m/'
 occluder_bank = 'data/occluders/voc_occluders.npz'
+# `unreadable_images` carries what LoadImageOrSkip left out to
+# UnreadableImageHook (configs/_base_/default_runtime.py).
 meta_keys = ('id', 'img_id', 'img_path', 'ori_shape', 'img_shape',
              'input_size', 'input_center', 'input_scale', 'flip',
              'flip_direction', 'flip_indices', 'camera_param', 'subject',
-             'action', 'subaction', 'camera_id', 'frame_idx', 'view_group')
+             'action', 'subaction', 'camera_id', 'frame_idx', 'view_group',
+             'unreadable_images')
 
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadImageOrSkip'),
     dict(type='GetBBoxCenterScale'),
     dict(type='AttachKeypointDepth'),
     dict(type='RandomFlip', direction='horizontal'),
@@ -37,7 +42,7 @@ train_pipeline = [
     dict(type='PackPoseInputs', meta_keys=meta_keys)
 ]
 test_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadImageOrSkip', test_mode=True),
     dict(type='GetBBoxCenterScale'),
     dict(type='TopdownAffine', input_size={{_base_.input_size}}),
     dict(type='PackPoseInputs', meta_keys=meta_keys)

@@ -1,8 +1,8 @@
 # Table 4 ablation: self-supervised Pose ResNet without synthetic occlusion.
-_base_ = ['./td-vol_cbam-res50-wasp_selfsup-1xb16-140e_h36m-256x256.py']
+_base_ = ['./td-vol_cbam-res50-wasp_selfsup-1xb16-130e_h36m-256x256.py']
 
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadImageOrSkip'),
     dict(type='EpipolarPseudoLabel', label_file={{_base_.pseudo_label_file}}),
     dict(type='GetBBoxCenterScale'),
     dict(type='AttachKeypointDepth'),

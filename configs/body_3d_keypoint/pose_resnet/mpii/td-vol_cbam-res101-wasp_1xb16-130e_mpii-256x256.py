@@ -1,6 +1,6 @@
 # Table 3 of the paper: 2D pre-training on MPII with a ResNet-101 backbone
 # (CBAM + WASP + volumetric head as in the ResNet-50 model).
-_base_ = ['./td-vol_cbam-res50-wasp_1xb16-140e_mpii-256x256.py']
+_base_ = ['./td-vol_cbam-res50-wasp_1xb16-130e_mpii-256x256.py']
 
 model = dict(
     backbone=dict(
