@@ -82,8 +82,10 @@ def _dataset_has_metainfo(dataset_cfg: dict) -> bool:
     dataset_type = dataset_cfg.get('type')
     cls = dataset_type if isinstance(dataset_type, type) else \
         DATASETS.get(dataset_type) if dataset_type else None
-    return bool(cls is not None
-                and 'dataset_name' in getattr(cls, 'METAINFO', {}))
+    # MMPose's own datasets name their metainfo file (``from_file``), which
+    # MMPose resolves inside its package.
+    metainfo = getattr(cls, 'METAINFO', {}) if cls is not None else {}
+    return 'dataset_name' in metainfo or 'from_file' in metainfo
 
 
 def init_model(config: Union[str, Path, Config],

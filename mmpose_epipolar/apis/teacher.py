@@ -49,9 +49,16 @@ def predict_views(model: nn.Module,
         from mmengine.utils import ProgressBar
         bar = ProgressBar(sum(len(b) for b in batches))
     out = {}
+    flip_indices = (getattr(model, 'dataset_meta', None) or {}).get(
+        'flip_indices')
     for indices in batches:
-        samples = model.test_step(pseudo_collate([dataset[i]
-                                                  for i in indices]))
+        data = pseudo_collate([dataset[i] for i in indices])
+        if flip_indices is not None:
+            # Flip testing swaps the model's output joints, whose layout
+            # (e.g. COCO-17) need not be the dataset's.
+            for sample in data['data_samples']:
+                sample.set_metainfo(dict(flip_indices=list(flip_indices)))
+        samples = model.test_step(data)
         for index, sample in zip(indices, samples):
             out[index] = best_instance(sample.pred_instances)
         if bar is not None:

@@ -308,3 +308,26 @@ def test_teacher_joint_layouts(runner, monkeypatch):
     with pytest.raises(ValueError, match=r'21 joints.*pseudo_labels\.'
                        r'teacher_layout'):
         hook_of(runner).before_train(runner)
+
+
+def test_an_mmpose_coco_teacher_runs_through_the_layout_conversion(
+        runner, tmp_path):
+    """A real MMPose top-down COCO-17 model (its own config and test
+    pipeline; random weights) as the teacher: its 2D is inferred to be
+    COCO-17 from its dataset metainfo and converted to H36M-16."""
+    from mmengine.hub import get_config
+    from mmpose.registry import MODELS
+    name = ('mmpose::body_2d_keypoint/topdown_heatmap/coco/'
+            'td-hm_res50_8xb64-210e_coco-256x192.py')
+    teacher_cfg = get_config(name)
+    teacher_cfg.model.backbone.init_cfg = None
+    torch.manual_seed(0)
+    model = MODELS.build(teacher_cfg.model)
+    checkpoint = tmp_path / 'coco_teacher.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), checkpoint)
+    runner.cfg.pseudo_labels.update(teacher_config=name,
+                                    teacher_checkpoint=str(checkpoint))
+    hook_of(runner).before_train(runner)
+    labels = load_pseudo_labels(runner.cfg.pseudo_labels.label_file)
+    assert labels['input_keypoints'].shape == (8, 16, 3)
+    assert labels['meta']['num_joints'] == 16

@@ -66,8 +66,9 @@ class PseudoLabelHook(Hook):
 
     - ``label_file`` (str): the label NPZ;
     - ``teacher_checkpoint`` (str): the 2D teacher's checkpoint;
-    - ``teacher_config`` (str | dict, optional): the teacher's config; None
-      (default) means this run's own model (our stage-1 network);
+    - ``teacher_config`` (str | dict, optional): the teacher's config (a
+      file, or ``'mmpose::...'`` for one of MMPose's); None (default) means
+      this run's own model (our stage-1 network);
     - ``mode`` (str): ``'pooled'`` (static cameras, default) or
       ``'per-frame'``;
     - ``views`` (int): least views a labelled frame has (2);
@@ -199,6 +200,10 @@ class PseudoLabelHook(Hook):
         from mmengine.config import Config
         if self.teacher_config is None:
             return runner.cfg
+        if isinstance(self.teacher_config, str) and \
+                '::' in self.teacher_config:
+            from mmengine.hub import get_config
+            return get_config(self.teacher_config)  # e.g. 'mmpose::...'
         if isinstance(self.teacher_config, str):
             if not osp.isfile(self.teacher_config):
                 raise FileNotFoundError(
