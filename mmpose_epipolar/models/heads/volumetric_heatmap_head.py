@@ -130,11 +130,13 @@ class VolumetricHeatmapHead(HeatmapHead):
             feats (tuple[Tensor]): Features; the last is (B, C, h, w).
 
         Returns:
-            Tensor: Logits of shape (B, J, D, H, W).
+            Tensor: Logits of shape (B, J, D, H, W), float32 (also under
+            bfloat16 autocast: the softmax over D x H x W bins and the
+            expectations need float32's precision).
         """
         x = super().forward(feats)
         b, _, h, w = x.shape
-        return x.view(b, self.num_keypoints, self.depth_bins, h, w)
+        return x.view(b, self.num_keypoints, self.depth_bins, h, w).float()
 
     def forward(self, feats: Tuple[Tensor, ...]) -> Tuple[Tensor, Tensor]:
         """Predict normalised joint coordinates.

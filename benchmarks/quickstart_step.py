@@ -1,0 +1,97 @@
+"""Seconds per training step of the quick start's network, by CPU setting.
+
+The quick start's cost is its training steps (stage 1, then two 3D
+trainings). This times one step (forward + backward + Adam) of the quick
+start's model (``synthetic/td-vol_cbam-res18-wasp_2d-1xb16-4e_...``: CBAM
+ResNet-18, WASP, volumetric head, 96 x 96 input, batch 16) in one process
+under each setting and prints it as a ratio to plain float32:
+
+- ``fp32``: the default;
+- ``channels_last``: model and input in NHWC (oneDNN's preferred layout);
+- ``bf16``: ``torch.autocast('cpu', dtype=torch.bfloat16)`` (oneDNN has
+  BF16 kernels on CPUs with AVX-512 BF16);
+- ``channels_last+bf16``;
+- each of those with 1 intra-op thread (what remains when a data-loading
+  worker takes the other core of a 2-core machine).
+
+The loss after the timed steps (the same batch each step, from the same
+initialisation) is printed too: bf16 must stay close to fp32 (whether it
+trains to the same accuracy is a training run's question).
+
+    python benchmarks/quickstart_step.py [--steps 10] [--batch 16]
+"""
+import argparse
+import contextlib
+import os.path as osp
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+from train_step import build, make_batch, train_step  # noqa: E402
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG = osp.join(
+    ROOT, 'configs/body_3d_keypoint/pose_resnet/synthetic/'
+    'td-vol_cbam-res18-wasp_2d-1xb16-4e_synthetic-96x96.py')
+SETTINGS = ('fp32', 'channels_last', 'bf16', 'channels_last+bf16')
+
+
+def time_setting(setting: str, args) -> dict:
+    """Median step seconds and the last step's loss of one setting."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(CONFIG)
+    torch.manual_seed(0)
+    model, codec = build(CONFIG, cfg.codec.input_size[0],
+                         cfg.model.head.depth_bins)
+    model.train()
+    data = make_batch(codec, args.batch, cfg.codec.input_size[0],
+                      cfg.model.head.num_keypoints, 'cpu')
+    if 'channels_last' in setting:
+        model = model.to(memory_format=torch.channels_last)
+        data['inputs'] = data['inputs'].contiguous(
+            memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    autocast = (torch.autocast('cpu', dtype=torch.bfloat16)
+                if 'bf16' in setting else contextlib.nullcontext())
+    with autocast:
+        train_step(model, optimizer, data)  # warm-up
+        times = []
+        for _ in range(args.steps):
+            start = time.perf_counter()
+            loss = train_step(model, optimizer, data)
+            times.append(time.perf_counter() - start)
+    return dict(step=float(np.median(times)), loss=float(loss.detach()))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--steps', type=int, default=10)
+    parser.add_argument('--batch', type=int, default=16)
+    args = parser.parse_args(argv)
+    from mmengine.registry import init_default_scope
+
+    import mmpose_epipolar  # noqa: F401
+    init_default_scope('mmpose')
+    threads = torch.get_num_threads()
+    rows = []
+    for num_threads in sorted({threads, 1}, reverse=True):
+        torch.set_num_threads(num_threads)
+        for setting in SETTINGS:
+            rows.append((num_threads, setting, time_setting(setting, args)))
+    torch.set_num_threads(threads)
+    base = rows[0][2]
+    print(f'quick-start network, batch {args.batch}, median of {args.steps} '
+          f'steps, CPU ({threads} threads available)')
+    print(f'{"threads":>7s}  {"setting":20s} {"step s":>7s} {"x fp32":>7s} '
+          f'{"last loss":>11s}')
+    for num_threads, setting, r in rows:
+        print(f'{num_threads:7d}  {setting:20s} {r["step"]:7.3f} '
+              f'{r["step"] / base["step"]:7.2f} {r["loss"]:11.5f}')
+
+
+if __name__ == '__main__':
+    main()
