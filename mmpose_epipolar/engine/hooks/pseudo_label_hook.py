@@ -21,6 +21,7 @@ from ...apis.pseudo_labels import (
 )
 from ...apis.teacher import fixed_batches, gather_predictions, predict_views
 from ...datasets.pseudo_label_file import (
+    image_key,
     load_pseudo_labels,
     save_pseudo_labels,
 )
@@ -157,8 +158,10 @@ class PseudoLabelHook(Hook):
 
     def _ensure_labels(self, runner) -> None:
         from mmengine.dist import barrier, get_rank
-        dataset = self._teacher_dataset(runner)
-        fingerprint = self._fingerprint(runner, dataset)
+        teacher_cfg = self._teacher_cfg(runner)
+        dataset = self._teacher_dataset(runner, teacher_cfg)
+        infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+        fingerprint = self._fingerprint(runner, infos, teacher_cfg)
         stale = self._stale_inputs(fingerprint)
         if stale is None:
             runner.logger.info(f'PseudoLabelHook: reusing {self.label_file} '
@@ -166,9 +169,20 @@ class PseudoLabelHook(Hook):
                                'views)')
             return
         self._refuse_or_announce(runner, stale)
-        predictions = self._predict(runner, dataset)
+        # Grouped before the teacher runs: a dataset without multi-view
+        # frames fails at once, not after predicting every view.
+        camera_sets, skipped = dataset_camera_sets(infos, self.views)
+        if not camera_sets:
+            raise ValueError(
+                'PseudoLabelHook: train_dataloader.dataset has no frame seen '
+                f'by at least {self.views} views (views={self.views})')
+        predictions = self._predict(dataset, teacher_cfg, _device(runner))
         if get_rank() == 0:
-            self._write_labels(runner, dataset, predictions, fingerprint)
+            imgnames = [image_key(i['img_path'],
+                                  dataset.data_prefix.get('img'))
+                        for i in infos]
+            self._write_labels(runner, imgnames, camera_sets, skipped,
+                               predictions, fingerprint)
         barrier()
 
     def _point_transforms_at_labels(self, runner) -> None:
@@ -212,12 +226,11 @@ class PseudoLabelHook(Hook):
             return Config.fromfile(self.teacher_config)
         return Config(copy.deepcopy(dict(self.teacher_config)))
 
-    def _teacher_dataset(self, runner):
+    def _teacher_dataset(self, runner, teacher_cfg):
         """The training views (label-free) with the teacher's test-time
         pipeline (not test_mode: that would switch to the test split)."""
         from mmpose.registry import DATASETS
         cfg = copy.deepcopy(runner.cfg.train_dataloader.dataset)
-        teacher_cfg = self._teacher_cfg(runner)
         cfg.pipeline = copy.deepcopy(teacher_cfg.test_dataloader.dataset
                                      .pipeline)
         dataset = DATASETS.build(cfg)
@@ -226,14 +239,12 @@ class PseudoLabelHook(Hook):
                              'no views')
         return dataset
 
-    def _fingerprint(self, runner, dataset) -> Dict[str, Any]:
-        infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    def _fingerprint(self, runner, infos, teacher_cfg) -> Dict[str, Any]:
         names = '\n'.join(str(i['img_path']) for i in infos)
         dataset_cfg = runner.cfg.train_dataloader.dataset
-        teacher = self._teacher_cfg(runner)
         return dict(
             teacher_checkpoint=file_sha256(self.teacher_checkpoint),
-            teacher_model=_sha256_text(str(teacher.model)),
+            teacher_model=_sha256_text(str(teacher_cfg.model)),
             labels=dict(mode=self.mode, views=self.views,
                         reproj_thresh=self.reproj_thresh,
                         min_valid_joints=self.min_valid_joints),
@@ -270,13 +281,13 @@ class PseudoLabelHook(Hook):
                              "'error'; delete the file or set 'rebuild')")
         runner.logger.info(f'PseudoLabelHook: building labels: {message}')
 
-    def _predict(self, runner, dataset):
+    def _predict(self, dataset, teacher_cfg, device: str):
         from mmengine.dist import get_dist_info
 
         from ...apis.inference import init_model
         rank, world_size = get_dist_info()
-        model = init_model(self._teacher_cfg(runner),
-                           self.teacher_checkpoint, device=_device(runner))
+        model = init_model(teacher_cfg, self.teacher_checkpoint,
+                           device=device)
         batches = fixed_batches(len(dataset), self.batch_size)
         local = predict_views(model, dataset, batches[rank::world_size],
                               progress=rank == 0)
@@ -312,20 +323,12 @@ class PseudoLabelHook(Hook):
                 f'another {self.cfg_key}.teacher_config')
         return convert_keypoints(keypoints, layout, target)
 
-    def _write_labels(self, runner, dataset, keypoints, fingerprint) -> None:
-        from ...datasets.pseudo_label_file import image_key
-        infos = [dataset.get_data_info(i) for i in range(len(dataset))]
-        camera_sets, skipped = dataset_camera_sets(infos, self.views)
-        if not camera_sets:
-            raise ValueError(
-                'PseudoLabelHook: train_dataloader.dataset has no frame seen '
-                f'by at least {self.views} views (views={self.views})')
+    def _write_labels(self, runner, imgnames, camera_sets, skipped: int,
+                      keypoints, fingerprint) -> None:
         labels = build_pseudo_labels(
             keypoints, camera_sets, pooled=self.mode == 'pooled',
             options=self.options, reproj_thresh=self.reproj_thresh,
             min_valid_joints=self.min_valid_joints)
-        imgnames = [image_key(i['img_path'], dataset.data_prefix.get('img'))
-                    for i in infos]
         meta = dict(fingerprint['labels'], engine=fingerprint['engine'],
                     num_joints=int(keypoints.shape[1]),
                     teacher_checkpoint=osp.abspath(self.teacher_checkpoint),
