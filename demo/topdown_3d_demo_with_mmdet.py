@@ -81,7 +81,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--bboxes', default=None,
         help='JSON file of boxes instead of a detector: a list of '
         '[x0, y0, x1, y1(, score)] for every input, or a dict mapping '
-        'image file names to such lists')
+        'image file names to such lists; a video\'s entry may instead '
+        'be a list with one such list per frame')
     boxes.add_argument(
         '--whole-image', action='store_true',
         help='no detector: the whole image is one person box')
@@ -175,14 +176,25 @@ def load_bboxes_file(path: str):
     return data
 
 
-def boxes_for(data, image_path: str) -> np.ndarray:
-    """(N, 5) boxes of one image from a ``--bboxes`` document."""
+def _per_frame(entry: list) -> bool:
+    """Whether a box list holds one list of boxes per video frame (an
+    empty item or a list of lists; a box is a list of numbers)."""
+    return any(isinstance(item, list) and
+               (not item or isinstance(item[0], list)) for item in entry)
+
+
+def boxes_for(data, image_path: str, frame: int = 0) -> np.ndarray:
+    """(N, 5) boxes of one image, or of one frame of a video, from a
+    ``--bboxes`` document."""
     if isinstance(data, dict):
         entry = data.get(image_path, data.get(osp.basename(image_path), []))
     else:
         entry = data
     if not isinstance(entry, list):
         raise DemoError(f'boxes of {image_path} must be a list')
+    if _per_frame(entry):
+        # Frames past the end of the list show nobody.
+        entry = entry[frame] if frame < len(entry) else []
     rows = []
     for row in entry:
         if not isinstance(row, list) or len(row) not in (4, 5):
@@ -388,9 +400,9 @@ class Pipeline:
         self.visualizer = None if args.no_vis else Visualizers(
             self.model.dataset_meta)
 
-    def boxes(self, image: np.ndarray, name: str) -> np.ndarray:
+    def boxes(self, image: np.ndarray, name: str, frame: int) -> np.ndarray:
         if self.bboxes_data is not None:
-            return boxes_for(self.bboxes_data, name)
+            return boxes_for(self.bboxes_data, name, frame)
         if self.detector is None:
             h, w = image.shape[:2]
             return np.array([[0, 0, w, h, 1]], np.float32)
@@ -402,7 +414,7 @@ class Pipeline:
         from mmpose_epipolar.apis.inference import inference_topdown_3d
         from mmpose_epipolar.apis.results_io import frame_to_dict
         start = time.perf_counter()
-        boxes = self.boxes(image, name)
+        boxes = self.boxes(image, name, index)
         det_ms = 1000 * (time.perf_counter() - start)
         start = time.perf_counter()
         samples = inference_topdown_3d(

@@ -6,6 +6,12 @@ from .calibration import (
     save_calibration_toml,
     scale_rig,
 )
+from .footage_multiview_dataset import (
+    FootageMultiViewDataset,
+    FootageViewsError,
+    load_footage_views,
+    save_footage_views,
+)
 from .h36m_multiview_dataset import H36MMultiViewDataset
 from .h36m_utils import (
     H36M_TEST_SUBJECTS,
@@ -43,6 +49,8 @@ __all__ = [
     'KeypointFileError', 'load_keypoints', 'RecordingIndex',
     'RecordingError', 'index_recording',
     'H36MMultiViewDataset', 'SyntheticMultiViewDataset',
+    'FootageMultiViewDataset', 'FootageViewsError', 'load_footage_views',
+    'save_footage_views',
     'ViewGroupBatchSampler', 'H36MImageName', 'parse_h36m_imgname',
     'H36M_TRAIN_SUBJECTS', 'H36M_TEST_SUBJECTS',
     'h36m_camera_to_param', 'H36M17_TO_16',

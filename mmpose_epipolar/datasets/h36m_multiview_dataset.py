@@ -5,7 +5,6 @@ from collections import defaultdict
 from typing import (
     Callable,
     Dict,
-    Hashable,
     List,
     Optional,
     Sequence,
@@ -14,7 +13,6 @@ from typing import (
 )
 
 import numpy as np
-from mmengine.dataset import BaseDataset, force_full_init
 from mmengine.fileio import exists, get_local_path
 from mmengine.logging import print_log
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
@@ -29,6 +27,7 @@ from .h36m_utils import (
     parse_h36m_imgname,
 )
 from .joint_layouts import JOINT_LAYOUTS
+from .view_groups import MultiViewGroupsMixin, group_key, subset_of
 
 _METAINFO_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'metainfo')
 
@@ -42,7 +41,7 @@ _KEYS_PER_MODE = {
 
 
 @DATASETS.register_module()
-class H36MMultiViewDataset(BaseCocoStyleDataset):
+class H36MMultiViewDataset(MultiViewGroupsMixin, BaseCocoStyleDataset):
     """Human3.6M as a multi-view, top-down dataset.
 
     Reads MMPose's preprocessed Human3.6M layout::
@@ -187,9 +186,7 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
         self.camera_param_file = camera_param_file
         self.indices = indices
         # Set by :meth:`_group_views` whenever the views change.
-        self._view_groups: List[List[int]] = []
-        self._view_group_ids = np.zeros(0, dtype=np.int64)
-        self._view_ranks = np.zeros(0, dtype=np.int64)
+        self._init_view_groups()
 
         if metainfo is None:
             metainfo = dict(from_file=self._layout_metainfo_file(joint_layout))
@@ -392,19 +389,19 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
         if self.group_mode:
             counts = defaultdict(int)
             for d in data_list:
-                counts[_group_key(d)] += 1
+                counts[group_key(d)] += 1
             data_list = [
                 d for d in data_list
-                if counts[_group_key(d)] >= self.min_views
+                if counts[group_key(d)] >= self.min_views
             ]
         if self.indices is not None:
-            data_list = _subset(data_list, self.indices)
+            data_list = subset_of(data_list, self.indices)
         if not data_list:
             print_log(
                 f'{self.__class__.__name__}: no view of subjects '
                 f'{self.subjects} with frame_interval={self.frame_interval} '
                 f'in {self.ann_file}', logger='current', level=logging.WARNING)
-        self._group_views([(_group_key(d), d['camera_id']) for d in data_list])
+        self._group_views([(group_key(d), d['camera_id']) for d in data_list])
         return data_list
 
     # ------------------------------------------------------------------
@@ -413,7 +410,7 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
     def get_data_info(self, idx: int) -> dict:
         """Get the idx-th view with its camera and the layout metainfo."""
         data_info = super().get_data_info(idx)
-        data_info['view_group'] = int(self._view_group_ids[idx])
+        data_info['view_group'] = self._view_group_id(idx)
         cam = self.camera_params[(data_info['subject'],
                                   data_info['camera_id'])]
         # Transforms may edit the camera (e.g. a flip moves ``c``): copy.
@@ -423,59 +420,6 @@ class H36MMultiViewDataset(BaseCocoStyleDataset):
         }
         return data_info
 
-    @property
-    @force_full_init
-    def view_groups(self) -> List[List[int]]:
-        """Dataset indices of each view group, ordered by group id.
-
-        Group ids are ``0..G-1`` and ``view_groups[g]`` holds the views
-        whose ``view_group == g``, sorted by camera id; subsets number their
-        own groups.
-        """
-        return self._view_groups
-
-    def get_view_group(self, group_index: int) -> List[dict]:
-        """Data infos (with cameras) of all views of one group.
-
-        Args:
-            group_index (int): Position in :attr:`view_groups`.
-
-        Returns:
-            list[dict]: One data info per view, sorted by camera id.
-        """
-        return [self.get_data_info(i) for i in self.view_groups[group_index]]
-
-    def get_subset_(self, indices: Union[Sequence[int], int]) -> None:
-        super().get_subset_(indices)  # leaves the groups as they were
-        self._group_views(self._views_kept(indices))
-
-    def get_subset(self, indices: Union[Sequence[int], int]) -> BaseDataset:
-        subset = super().get_subset(indices)
-        subset._group_views(self._views_kept(indices))
-        return subset
-
-    def _views_kept(self, indices: Union[Sequence[int], int]
-                    ) -> List[Tuple[int, int]]:
-        """``(group id, place in the group)`` of the views a subset keeps:
-        the order of this dataset's groups and of the views in them."""
-        kept = _subset(range(len(self._view_group_ids)), indices)
-        return [(int(self._view_group_ids[i]), int(self._view_ranks[i]))
-                for i in kept]
-
-    def _group_views(self, views: Sequence[Tuple[Hashable,
-                                                   Hashable]]) -> None:
-        """Number the view groups (the one place where
-        :attr:`view_groups` and the ``view_group`` ids are made).
-
-        Args:
-            views (Sequence[tuple]): Per view, its instant and its order
-                among the views of the instant (the camera id).
-        """
-        groups, ids, ranks = _number_view_groups(views)
-        self._view_groups = groups
-        self._view_group_ids = ids
-        self._view_ranks = ranks
-
 
 def parse_h36m_imgname_in(ann_file: str, imgname: str) -> H36MImageName:
     """:func:`parse_h36m_imgname` with the annotation file in the error."""
@@ -484,50 +428,6 @@ def parse_h36m_imgname_in(ann_file: str, imgname: str) -> H36MImageName:
     except ValueError as e:
         raise ValueError(f'Annotation file {ann_file}, key "imgname": '
                          f'{e}') from None
-
-
-def _group_key(data_info: dict) -> Hashable:
-    return (data_info['subject'], data_info['action'],
-            data_info['subaction'], data_info['frame_idx'])
-
-
-def _subset(items: Sequence, indices: Union[Sequence[int], int]) -> list:
-    """The items MMEngine's ``indices`` select: the first ``indices`` (the
-    last ones if negative) or those at the given positions."""
-    if isinstance(indices, int):
-        return list(items[:indices] if indices >= 0 else items[indices:])
-    return [items[i] for i in indices]
-
-
-def _number_view_groups(
-    views: Sequence[Tuple[Hashable, Hashable]]
-) -> Tuple[List[List[int]], np.ndarray, np.ndarray]:
-    """Group views by instant.
-
-    Args:
-        views (Sequence[tuple]): Per view, its instant (sortable) and its
-            order among the views of the instant.
-
-    Returns:
-        tuple:
-        - groups (list[list[int]]): View indices of each group; groups
-          sorted by instant, views by their order.
-        - ids (np.ndarray): Group id (position in ``groups``) of each view,
-          shape (N,).
-        - ranks (np.ndarray): Position of each view in its group, (N,).
-    """
-    members: Dict[Hashable, List[int]] = defaultdict(list)
-    for i, (instant, _) in enumerate(views):
-        members[instant].append(i)
-    groups = [
-        sorted(indices, key=lambda i: views[i][1])
-        for _, indices in sorted(members.items())
-    ]
-    ids, ranks = [0] * len(views), [0] * len(views)
-    for gid, indices in enumerate(groups):
-        for rank, i in enumerate(indices):
-            ids[i], ranks[i] = gid, rank
-    return groups, np.asarray(ids, np.int64), np.asarray(ranks, np.int64)
 
 
 def _center_scale_to_xyxy(center: np.ndarray, scale: np.ndarray) -> np.ndarray:
