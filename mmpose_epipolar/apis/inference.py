@@ -143,7 +143,7 @@ def init_model(config: Union[str, Path, Config],
 
     init_default_scope(config.get('default_scope', 'mmpose'))
     for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        dataset_cfg = config.get(split, {}).get('dataset')
+        dataset_cfg = (config.get(split) or {}).get('dataset')
         if dataset_cfg is not None and (
                 'metainfo' in dataset_cfg
                 or not _dataset_has_metainfo(dataset_cfg)):
@@ -152,6 +152,11 @@ def init_model(config: Union[str, Path, Config],
     if 'train_dataloader' not in config:
         config.train_dataloader = dict(
             dataset=dict(metainfo=dict(from_file=H36M16_METAINFO_FILE)))
+    if config.get('test_dataloader') is None and config.get('test_pipeline'):
+        # A training-only config (footage has no test split): infer with
+        # its test pipeline.
+        config.test_dataloader = dict(
+            dataset=dict(pipeline=config.test_pipeline))
 
     # cfg_options were merged above; mmpose's init_model then only drops
     # the backbone init_cfg, which is already None.

@@ -36,8 +36,11 @@ def stage_paths(work_dir: str, stage3_name: str = 'selfsup') -> Dict[str, str]:
 
 
 def final_checkpoint(cfg) -> str:
-    """The checkpoint a finished run of ``cfg`` leaves in its work dir."""
-    return osp.join(cfg.work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
+    """The checkpoint a finished run of ``cfg`` leaves in its work dir
+    (``epoch_N.pth``, or ``iter_N.pth`` for an iteration-based loop)."""
+    if 'max_epochs' in cfg.train_cfg:
+        return osp.join(cfg.work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
+    return osp.join(cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
 
 
 def own_visualizer(cfg) -> None:

@@ -45,8 +45,7 @@ from mmpose.registry import DATASETS
 
 from ..utils.safe_pickle import FileLoadError
 from .calibration import load_calibration
-from .h36m_multiview_dataset import H36MMultiViewDataset
-from .joint_layouts import JOINT_LAYOUTS
+from .joint_layouts import JOINT_LAYOUTS, layout_metainfo_file
 from .pseudo_label_file import open_npz
 from .view_groups import MultiViewGroupsMixin, group_key, subset_of
 
@@ -395,9 +394,7 @@ class FootageMultiViewDataset(MultiViewGroupsMixin, BaseCocoStyleDataset):
         self._init_view_groups()
 
         if metainfo is None:
-            metainfo = dict(
-                from_file=H36MMultiViewDataset._layout_metainfo_file(
-                    joint_layout))
+            metainfo = dict(from_file=layout_metainfo_file(joint_layout))
         super().__init__(
             ann_file=ann_file,
             data_mode=data_mode,

@@ -26,10 +26,8 @@ from .h36m_utils import (
     load_h36m_cameras,
     parse_h36m_imgname,
 )
-from .joint_layouts import JOINT_LAYOUTS
+from .joint_layouts import JOINT_LAYOUTS, layout_metainfo_file
 from .view_groups import MultiViewGroupsMixin, group_key, subset_of
-
-_METAINFO_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'metainfo')
 
 # Which npz keys each mode reads. Self-supervised training must not see any
 # ground truth, so its mode reads only the image list and the person boxes.
@@ -189,7 +187,7 @@ class H36MMultiViewDataset(MultiViewGroupsMixin, BaseCocoStyleDataset):
         self._init_view_groups()
 
         if metainfo is None:
-            metainfo = dict(from_file=self._layout_metainfo_file(joint_layout))
+            metainfo = dict(from_file=layout_metainfo_file(joint_layout))
 
         super().__init__(
             ann_file=ann_file,
@@ -204,17 +202,6 @@ class H36MMultiViewDataset(MultiViewGroupsMixin, BaseCocoStyleDataset):
             test_mode=test_mode,
             lazy_init=lazy_init,
             max_refetch=max_refetch)
-
-    @staticmethod
-    def _layout_metainfo_file(joint_layout: str) -> str:
-        name = JOINT_LAYOUTS[joint_layout]['metainfo_file']
-        if joint_layout == 'h36m16':
-            return osp.join(_METAINFO_DIR, name)
-        # MMPose ships its metainfo files in its package's ``.mim`` folder
-        # (and would find them itself, with a warning).
-        import mmpose
-        shipped = osp.join(osp.dirname(mmpose.__file__), '.mim', name)
-        return shipped if osp.isfile(shipped) else name
 
     # ------------------------------------------------------------------
     # Initialisation

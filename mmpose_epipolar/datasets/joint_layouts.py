@@ -4,7 +4,9 @@
 The values are fixed in ``docs/conventions.md``; every part of the package
 (datasets, pseudo-labels, codec, head) relies on them.
 """
-from typing import Dict, List, Tuple, Union
+import os.path as osp
+from functools import lru_cache
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -33,6 +35,37 @@ JOINT_LAYOUTS = {
         # MMPose ships this file in its package (``.mim``) folder.
         metainfo_file='configs/_base_/datasets/h36m.py'),
 }
+_METAINFO_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'metainfo')
+
+
+def layout_metainfo_file(joint_layout: str) -> str:
+    """The MMPose metainfo file of a layout of :data:`JOINT_LAYOUTS`
+    (ours for ``'h36m16'``, MMPose's own for ``'h36m17'``)."""
+    name = JOINT_LAYOUTS[joint_layout]['metainfo_file']
+    if joint_layout == 'h36m16':
+        return osp.join(_METAINFO_DIR, name)
+    # MMPose ships its metainfo files in its package's ``.mim`` folder
+    # (and would find them itself, with a warning).
+    import mmpose
+    shipped = osp.join(osp.dirname(mmpose.__file__), '.mim', name)
+    return shipped if osp.isfile(shipped) else name
+
+
+@lru_cache(maxsize=None)
+def joint_names(joint_layout: str) -> Tuple[str, ...]:
+    """The joint names of a layout of :data:`JOINT_LAYOUTS`, in order."""
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    meta = parse_pose_metainfo(
+        dict(from_file=layout_metainfo_file(joint_layout)))
+    names = meta['keypoint_id2name']
+    return tuple(names[i] for i in range(len(names)))
+
+
+def flip_indices(joint_layout: str) -> List[int]:
+    """Each joint's left-right counterpart (itself on the midline)."""
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    return list(parse_pose_metainfo(
+        dict(from_file=layout_metainfo_file(joint_layout)))['flip_indices'])
 
 
 def keypoint_converter_mapping(
@@ -162,3 +195,20 @@ def convert_keypoints(keypoints: np.ndarray, src: str = 'coco17',
     out = np.concatenate([xy, np.where(out_ok, out_conf, 0.0)[..., None]],
                          -1)
     return out.reshape(kp.shape[:-2] + (len(table), 3))
+
+
+def layout_of_metainfo(meta: Optional[Dict],
+                       num_joints: int) -> Optional[str]:
+    """The joint layout of a model's MMPose dataset metainfo, or None when
+    unknown: COCO -> ``'coco17'``, MPII -> ``'mpii16'``, Human3.6M ->
+    ``'h36m17'``, or ``'h36m16'`` for our 16-joint models
+    (``h36m_16.py``); None too when ``num_joints`` does not fit."""
+    name = str((meta or {}).get('dataset_name', '')).lower()
+    for prefix, layout in (('coco', 'coco17'), ('mpii', 'mpii16'),
+                           ('h36m', 'h36m17')):
+        if name.startswith(prefix):
+            if layout == 'h36m17' and num_joints == 16:
+                layout = 'h36m16'
+            return layout if KEYPOINT_LAYOUT_SIZES[layout] == num_joints \
+                else None
+    return None

@@ -266,6 +266,15 @@ def _read_index(cache_dir: str) -> Dict[str, Any]:
 
 
 def _write_json_atomic(path: str, data: Any) -> None:
+    """Write ``data`` as JSON atomically, unless the file holds it already
+    (a rerun leaves an unchanged cache index untouched)."""
+    if osp.isfile(path):
+        try:
+            with open(path, encoding='utf-8') as f:
+                if json.load(f) == json.loads(json.dumps(data)):
+                    return
+        except ValueError:  # a damaged index: write it again
+            pass
     fd, tmp = tempfile.mkstemp(dir=osp.dirname(path), prefix='.tmp-',
                                suffix='.json')
     try:

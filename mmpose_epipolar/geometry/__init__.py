@@ -12,16 +12,16 @@ from .distortion import (
                          undistort_points,
 )
 from .epipolar import (
-                       bundle_adjust_rig,
-                       choose_reference_pair,
-                       condition,
-                       epipolar_triangulate,
-                       estimate_pair_poses,
-                       fix_scale,
-                       normalise,
-                       resect_failed_views,
-                       solve_rig,
-                       triangulate_rig,
+                         bundle_adjust_rig,
+                         choose_reference_pair,
+                         condition,
+                         epipolar_triangulate,
+                         estimate_pair_poses,
+                         fix_scale,
+                         normalise,
+                         resect_failed_views,
+                         solve_rig,
+                         triangulate_rig,
 )
 from .essential import (
                          decompose_essential,
@@ -42,11 +42,12 @@ from .fundamental import (
 from .lifting import lift_to_camera, undistorted_pixels
 from .normalization import hartley_normalize
 from .options import (
-                      EpipolarOptions,
-                      RefinementOptions,
-                      RobustOptions,
-                      ValidityOptions,
+                         EpipolarOptions,
+                         RefinementOptions,
+                         RobustOptions,
+                         ValidityOptions,
 )
+from .person_choice import PersonChoice, choose_people
 from .procrustes import pa_mpjpe, procrustes_align
 from .pseudo_label import make_pseudo_labels, pseudo_label_targets
 from .resection import resect_dlt
@@ -60,6 +61,7 @@ from .triangulation import (
 )
 
 __all__ = [
+    'PersonChoice', 'choose_people',
     'epipolar_triangulate', 'EpipolarOptions', 'RobustOptions',
     'RefinementOptions', 'ValidityOptions', 'Views', 'PairPoses', 'Rig',
     'solve_rig', 'normalise', 'estimate_pair_poses', 'choose_reference_pair',

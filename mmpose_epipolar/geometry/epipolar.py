@@ -53,6 +53,7 @@ from .triangulation import (
     projection_matrices,
     triangulate_dlt,
     triangulate_optimal_two_view,
+    triangulate_robust,
 )
 
 
@@ -124,14 +125,16 @@ def solve_rig(views: Views, pooled: bool,
     reference = choose_reference_pair(pairs, options.reference)
     rig = fix_scale(views, pairs, reference)
     method = options.refinement.triangulation
-    points, valid = triangulate_rig(views, rig, method)
+    robust_px = options.robust.threshold_px \
+        if options.refinement.robust_triangulation else None
+    points, valid = triangulate_rig(views, rig, method, robust_px)
     if pooled and views.num_views > 2 and bool(rig.valid[0, 0]) \
             and not bool(rig.valid.all()):
         rig = resect_failed_views(views, rig, points, valid)
-        points, valid = triangulate_rig(views, rig, method)
+        points, valid = triangulate_rig(views, rig, method, robust_px)
     if options.refinement.bundle_adjusts(pooled, views.num_views):
         rig = bundle_adjust_rig(views, rig, valid, options)
-        points, valid = triangulate_rig(views, rig, method)
+        points, valid = triangulate_rig(views, rig, method, robust_px)
     return (*condition(views, rig, points, valid, options.validity), rig)
 
 
@@ -392,13 +395,18 @@ def _pair_view0_depths(views: Views, pairs: PairPoses,
 
 
 def triangulate_rig(views: Views, rig: Rig,
-                    method: str = 'linear') -> Tuple[Tensor, Tensor]:
+                    method: str = 'linear',
+                    robust_px: Optional[float] = None
+                    ) -> Tuple[Tensor, Tensor]:
     """Triangulate every joint from the posed views of its rig.
 
     Args:
         views (Views): The observations.
         rig (Rig): P = 1 or F rigs.
         method (str): See :class:`RefinementOptions`.
+        robust_px (float, optional): Resist one outlier view per joint
+            (:func:`triangulate_robust`, Cauchy scale in pixels; three or
+            more views).
 
     Returns:
         tuple: ``points`` (F, J, 3) in view 0's frame and ``valid`` (F, J).
@@ -414,8 +422,11 @@ def triangulate_rig(views: Views, rig: Rig,
             k[0].expand(nf, -1, -1), k[1].expand(nf, -1, -1), view_w)
     proj = projection_matrices(rig.rotation,
                                rig.translation).expand(nf, -1, -1, -1)
-    return triangulate_dlt(views.points, proj, view_w,
-                           solver='svd' if method == 'dlt' else 'linear')
+    solver = 'svd' if method == 'dlt' else 'linear'
+    if robust_px is not None:
+        return triangulate_robust(views.points, proj, view_w,
+                                  robust_px / views.focal, solver=solver)
+    return triangulate_dlt(views.points, proj, view_w, solver=solver)
 
 
 def _posed_weights(views: Views, rig: Rig) -> Tensor:

@@ -66,10 +66,15 @@ class RefinementOptions:
             views the pooled pair pose is already within 1% of calibrated
             triangulation).
         bundle_adjust_iters (int): L-BFGS iterations of the refinement.
+        robust_triangulation (bool): With three or more views, triangulate
+            each joint so that one outlier view (a left-right swap of the
+            2D detector) does not drag it (:func:`triangulate_robust`,
+            Cauchy scale ``robust.threshold_px``).
     """
     triangulation: str = 'linear'
     bundle_adjust: Optional[bool] = None
     bundle_adjust_iters: int = 100
+    robust_triangulation: bool = False
 
     def __post_init__(self):
         if self.triangulation not in TRIANGULATION_METHODS:

@@ -72,6 +72,92 @@ def triangulate_dlt(points: Tensor,
     return x, valid
 
 
+def reprojection_residuals(points: Tensor, projections: Tensor,
+                           x: Tensor) -> Tensor:
+    """Distances of 3D points' projections from the observations.
+
+    Args:
+        points (Tensor): Observations (..., V, N, 2), in the coordinates of
+            the projections (normalised for ``P = [R | t]``).
+        projections (Tensor): (..., V, 3, 4).
+        x (Tensor): 3D points (..., N, 3).
+
+    Returns:
+        Tensor: (..., V, N); inf where a point is at or behind a camera.
+    """
+    proj = (projections[..., None, :, :] @
+            homogeneous(x)[..., None, :, :, None])[..., 0]  # (..., V, N, 3)
+    depth = proj[..., 2]
+    safe = torch.where(depth > 0, depth, torch.ones_like(depth))
+    dist = (proj[..., :2] / safe[..., None] - points).norm(dim=-1)
+    dist = torch.nan_to_num(dist, nan=float('inf'))
+    return torch.where(depth > 0, dist, torch.full_like(dist, float('inf')))
+
+
+def triangulate_robust(points: Tensor,
+                       projections: Tensor,
+                       weights: Tensor,
+                       scale: float,
+                       iters: int = 3,
+                       solver: str = 'linear') -> Tuple[Tensor, Tensor]:
+    """Triangulation that resists an outlier view per point (a detector
+    that swapped left and right in one camera, a wrong person).
+
+    Each point starts from the best of the all-view DLT and every
+    leave-one-view-out DLT, scored by the Cauchy cost
+    ``sum_v w_v log(1 + (r_v / scale)^2)`` of its reprojection residuals
+    ``r_v`` in all views, and is then refined by ``iters`` reweighted DLTs
+    with weights ``w_v / (1 + (r_v / scale)^2)``. With two views there is
+    no view to leave out: plain :func:`triangulate_dlt`.
+
+    Args:
+        points (Tensor): Observations (..., V, N, 2), normalised.
+        projections (Tensor): ``[R | t]`` (..., V, 3, 4).
+        weights (Tensor): Confidences (..., V, N), 0 = not seen.
+        scale (float): The Cauchy scale, in the units of ``points`` (a
+            pixel threshold divided by the focal length).
+        iters (int): Reweighting steps.
+        solver (str): See :func:`triangulate_dlt`.
+
+    Returns:
+        tuple: ``X`` (..., N, 3) and ``valid`` (..., N), as
+        :func:`triangulate_dlt`.
+    """
+    num_views = points.shape[-3]
+    x, valid = triangulate_dlt(points, projections, weights, solver)
+    if num_views < 3:
+        return x, valid
+    weights = torch.where(torch.isfinite(points).all(-1) & (weights > 0),
+                          weights, torch.zeros_like(weights))
+
+    def cost(x_h: Tensor, ok: Tensor) -> Tensor:
+        r = reprojection_residuals(points, projections, x_h)
+        rho = torch.log1p((r / scale)**2)
+        total = torch.where(weights > 0, weights * rho,
+                            torch.zeros_like(rho)).sum(-2)
+        return torch.where(ok, total, torch.full_like(total, float('inf')))
+
+    best, best_ok, best_cost = x, valid, cost(x, valid)
+    for v in range(num_views):
+        out = weights.clone()
+        out[..., v, :] = 0
+        x_v, ok_v = triangulate_dlt(points, projections, out, solver)
+        c_v = cost(x_v, ok_v)
+        better = c_v < best_cost
+        best = torch.where(better[..., None], x_v, best)
+        best_ok = torch.where(better, ok_v, best_ok)
+        best_cost = torch.where(better, c_v, best_cost)
+    x, valid = best, best_ok
+    for _ in range(iters):
+        r = reprojection_residuals(points, projections, x)
+        w = weights / (1 + (r / scale)**2)
+        x_new, ok_new = triangulate_dlt(points, projections, w, solver)
+        keep = valid & ~ok_new
+        x = torch.where(keep[..., None], x, x_new)
+        valid = valid | ok_new
+    return x, valid
+
+
 def _polymul(p: Tensor, q: Tensor) -> Tensor:
     """Product of polynomials with ascending coefficients along the last
     axis: (..., n), (..., m) -> (..., n + m - 1)."""

@@ -3,7 +3,6 @@
 its inputs before training starts."""
 import contextlib
 import copy
-import hashlib
 import os.path as osp
 import random
 from typing import Any, Dict, Optional
@@ -26,6 +25,7 @@ from ...datasets.pseudo_label_file import (
     save_pseudo_labels,
 )
 from ...geometry import EpipolarOptions
+from ...utils.hashing import file_sha256, text_sha256
 
 #: Label-file ``meta`` key holding what made the labels.
 FINGERPRINT_KEY = 'fingerprint'
@@ -244,7 +244,7 @@ class PseudoLabelHook(Hook):
         dataset_cfg = runner.cfg.train_dataloader.dataset
         return dict(
             teacher_checkpoint=file_sha256(self.teacher_checkpoint),
-            teacher_model=_sha256_text(str(teacher_cfg.model)),
+            teacher_model=text_sha256(str(teacher_cfg.model)),
             labels=dict(mode=self.mode, views=self.views,
                         reproj_thresh=self.reproj_thresh,
                         min_valid_joints=self.min_valid_joints),
@@ -253,7 +253,7 @@ class PseudoLabelHook(Hook):
                          data_root=dataset_cfg.get('data_root'),
                          ann_file=dataset_cfg.get('ann_file'),
                          num_views=len(infos),
-                         views_sha256=_sha256_text(names)))
+                         views_sha256=text_sha256(names)))
 
     def _stale_inputs(self, fingerprint: Dict) -> Optional[str]:
         """None when the file exists and was made from these inputs, else
@@ -304,13 +304,14 @@ class PseudoLabelHook(Hook):
             KEYPOINT_LAYOUT_SIZES,
             LAYOUT_CONVERSIONS,
             convert_keypoints,
+            layout_of_metainfo,
         )
         num = int(dataset_meta.get('num_keypoints', keypoints.shape[1]))
         layout = self.teacher_layout
         if layout is None and keypoints.shape[1] == num:
             return keypoints
         if layout is None:
-            layout = _layout_of(teacher_meta or {}, keypoints.shape[1])
+            layout = layout_of_metainfo(teacher_meta, keypoints.shape[1])
         target = 'h36m16' if num == 16 else None
         if (layout, target) not in LAYOUT_CONVERSIONS or \
                 KEYPOINT_LAYOUT_SIZES[layout] != keypoints.shape[1]:
@@ -377,29 +378,6 @@ def preserved_random_state():
         random.setstate(state[0])
         np.random.set_state(state[1])
         torch.random.set_rng_state(state[2])
-
-
-def file_sha256(path: str) -> str:
-    """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _layout_of(meta: Dict, num_joints: int) -> Optional[str]:
-    """The layout name of a teacher's MMPose dataset metainfo, if known."""
-    name = str(meta.get('dataset_name', '')).lower()
-    for prefix, layout in (('coco', 'coco17'), ('mpii', 'mpii16'),
-                           ('h36m', 'h36m17')):
-        if name.startswith(prefix) and num_joints in (16, 17):
-            return layout
-    return None
 
 
 def _device(runner) -> str:

@@ -78,3 +78,10 @@ train_pipeline = [
 train_dataloader = dict(
     num_workers=1,
     dataset=dict(pipeline=train_pipeline))
+# Footage has no test split; inference (the demo) uses this pipeline.
+test_pipeline = [
+    dict(type='LoadImageOrSkip', test_mode=True),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}})
+]
