@@ -53,6 +53,7 @@ from ..datasets.pseudo_label_file import (
 )
 from ..datasets.recording import RecordingIndex, index_recording
 from ..geometry import EpipolarOptions
+from ..utils.atomic_file import atomic_open
 from .pseudo_labels import (
     CameraSet,
     build_pseudo_labels,
@@ -768,11 +769,8 @@ def _save_npz_if_changed(path: str, arrays: Dict[str, np.ndarray]) -> None:
                     np.array_equal(old[k], v, equal_nan=v.dtype.kind == 'f')
                     for k, v in arrays.items()):
                 return
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(osp.abspath(path)),
-                               suffix='.partial')
-    with os.fdopen(fd, 'wb') as f:
+    with atomic_open(path) as f:
         np.savez_compressed(f, **arrays)
-    os.replace(tmp, path)
 
 
 def _save_text_if_changed(path: str, write) -> None:
@@ -830,11 +828,8 @@ def _jsonable(value):
 
 
 def _write_json(path: str, data: Any) -> None:
-    folder = osp.dirname(osp.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.partial')
-    with os.fdopen(fd, 'w') as f:
+    with atomic_open(path, 'w') as f:
         json.dump(_jsonable(data), f, indent=1)
-    os.replace(tmp, path)
 
 
 __all__: List[str] = [

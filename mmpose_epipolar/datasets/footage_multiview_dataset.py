@@ -22,9 +22,7 @@ per view:
 """
 import json
 import logging
-import os
 import os.path as osp
-import tempfile
 from collections import defaultdict
 from typing import (
     Any,
@@ -43,6 +41,7 @@ from mmengine.logging import print_log
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
 
+from ..utils.atomic_file import atomic_open
 from ..utils.safe_pickle import FileLoadError
 from .calibration import load_calibration
 from .joint_layouts import JOINT_LAYOUTS, layout_metainfo_file
@@ -110,19 +109,8 @@ def save_footage_views(path: str,
     except (TypeError, ValueError) as e:
         raise FootageViewsError(path, f'views file {path}: field "meta" is '
                                 f'not JSON-serialisable ({e})') from e
-    folder = osp.dirname(osp.abspath(path))
-    if not osp.isdir(folder):
-        raise FileNotFoundError(f'output folder {folder!r} of {path!r} does '
-                                'not exist')
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.partial')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            np.savez_compressed(f, **arrays, meta=np.array(meta_text))
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path) as f:
+        np.savez_compressed(f, **arrays, meta=np.array(meta_text))
     return path
 
 

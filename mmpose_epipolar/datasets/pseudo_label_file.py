@@ -9,12 +9,12 @@ longest ``/``-separated suffix of its ``img_path`` that is a name of the
 file, so the lookup works whatever the image root.
 """
 import json
-import os
 import os.path as osp
-import tempfile
 from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
+
+from ..utils.atomic_file import atomic_open
 
 #: Per-view arrays of a label file, each with N rows (``imgname`` (N,),
 #: ``keypoints`` (N, J, 2), ``keypoints_depth`` (N, J),
@@ -88,23 +88,10 @@ def save_pseudo_labels(path: str, labels: Mapping[str, np.ndarray],
     missing = [k for k in LABEL_KEYS if k not in labels]
     if missing:
         raise KeyError(f'pseudo labels for {path!r} lack {missing}')
-    folder = osp.dirname(osp.abspath(path))
-    if not osp.isdir(folder):
-        raise FileNotFoundError(f'output folder {folder!r} of {path!r} does '
-                                'not exist')
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.partial')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            keys = LABEL_KEYS + tuple(k for k in OPTIONAL_KEYS
-                                      if k in labels)
-            np.savez_compressed(
-                f, **{k: np.asarray(labels[k]) for k in keys},
-                meta=json.dumps(dict(meta)))
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    keys = LABEL_KEYS + tuple(k for k in OPTIONAL_KEYS if k in labels)
+    with atomic_open(path) as f:
+        np.savez_compressed(f, **{k: np.asarray(labels[k]) for k in keys},
+                            meta=json.dumps(dict(meta)))
     return path
 
 
