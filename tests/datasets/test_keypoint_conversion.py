@@ -1,14 +1,12 @@
 """COCO-17 -> H36M-16 (and the other layouts) on MediaPipe's real 2D of the
 Pose2Sim demo: synthesized joints are midpoints with the lowest confidence
 of their sources, a NaN source gives a NaN joint of confidence 0."""
-import os.path as osp
 
 import numpy as np
 import pytest
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
 from mmpose.registry import TRANSFORMS
 
-from mmpose_epipolar.datasets.h36m_multiview_dataset import _METAINFO_DIR
 from mmpose_epipolar.datasets.joint_layouts import (
     COCO17_TO_H36M16,
     COCO17_TO_H36M16_CONVERTER,
@@ -16,6 +14,7 @@ from mmpose_epipolar.datasets.joint_layouts import (
     MPII_TO_H36M16,
     convert_keypoints,
     keypoint_converter_mapping,
+    layout_metainfo_file,
 )
 
 # COCO indices.
@@ -42,7 +41,7 @@ STAND_IN = dict(root=('left_hip', 'right_hip'), right_foot='right_ankle',
 
 def test_mapping_matches_joint_names_and_flips():
     ours = parse_pose_metainfo(
-        dict(from_file=osp.join(_METAINFO_DIR, 'h36m_16.py')))
+        dict(from_file=layout_metainfo_file('h36m16')))
     coco = parse_pose_metainfo(
         dict(from_file='configs/_base_/datasets/coco.py'))
     coco_names = coco['keypoint_id2name']

@@ -10,9 +10,9 @@ from mmpose.datasets.datasets.utils import parse_pose_metainfo
 from mmpose.registry import DATASETS
 
 from mmpose_epipolar.datasets import MPII_TO_H36M16, MPII_TO_H36M16_CONVERTER
-from mmpose_epipolar.datasets.h36m_multiview_dataset import _METAINFO_DIR
+from mmpose_epipolar.datasets.joint_layouts import layout_metainfo_file
 
-H36M16_META = osp.join(_METAINFO_DIR, 'h36m_16.py')
+H36M16_META = layout_metainfo_file('h36m16')
 # H36M-16 name -> the MPII joint that stands in for it
 SAME_JOINT = {
     'root': 'pelvis', 'right_foot': 'right_ankle', 'left_foot': 'left_ankle',
