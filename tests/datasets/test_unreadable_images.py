@@ -143,7 +143,12 @@ def test_every_config_loads_with_the_skipping_loader_and_hook(path):
     for loader, test_mode in (('train_dataloader', False),
                               ('val_dataloader', True),
                               ('test_dataloader', True)):
-        pipeline = cfg[loader].dataset.pipeline
+        if cfg[loader] is None:
+            # Footage (no 3D ground truth): the inference pipeline.
+            assert loader != 'train_dataloader'
+            pipeline = cfg.test_pipeline
+        else:
+            pipeline = cfg[loader].dataset.pipeline
         assert pipeline[0].type == 'LoadImageOrSkip', (loader, pipeline[0])
         assert pipeline[0].get('test_mode', False) is test_mode, loader
         assert 'unreadable_images' in pipeline[-1].meta_keys, loader
