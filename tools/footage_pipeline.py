@@ -58,6 +58,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     two_d.add_argument('--det-config', help='mmdet config (mmdet::... '
                        'allowed); default RTMDet')
     two_d.add_argument('--det-checkpoint')
+    two_d.add_argument('--det-score-thr', type=float, default=0.3,
+                       help='least detector score of a person box')
     frames = parser.add_argument_group('frames')
     frames.add_argument('--offset', action='append', default=[],
                         metavar='CAMERA=N',
@@ -138,6 +140,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         keypoint_layout=args.keypoint_layout,
         teacher=tuple(args.teacher) if args.teacher else None,
         det_config=args.det_config, det_checkpoint=args.det_checkpoint,
+        det_score_thr=args.det_score_thr,
         offsets=args.offsets or None,
         frame_range=tuple(args.frame_range) if args.frame_range else None,
         step=args.step, min_views=args.min_views,

@@ -95,6 +95,7 @@ class FootageOptions:
             top-down 2D model run on person boxes (without precomputed 2D).
         det_config, det_checkpoint (str, optional): The person detector
             (default: RTMDet, see :mod:`.person_detection`).
+        det_score_thr (float): Least detector score of a person box.
         offsets (dict, optional): Per camera, its frame number of timeline
             frame 0.
         frame_range (tuple, optional): Timeline ``(start, stop)``.
@@ -140,6 +141,7 @@ class FootageOptions:
     teacher: Optional[Tuple[str, str]] = None
     det_config: Optional[str] = None
     det_checkpoint: Optional[str] = None
+    det_score_thr: float = 0.3
     offsets: Optional[Dict[str, int]] = None
     frame_range: Optional[Tuple[Optional[int], Optional[int]]] = None
     step: int = 1
@@ -328,6 +330,7 @@ def people_2d(opts: FootageOptions, index: RecordingIndex,
         print('[2d] person boxes')
         boxes, detected = detect_people(index, cache_file=paths.boxes,
                                         device=opts.device,
+                                        score_thr=opts.det_score_thr,
                                         return_summary=True, **det)
         print(f'[2d] 2D model {opts.teacher[0]}')
         seq, predicted = predict_topdown_2d(
@@ -748,8 +751,8 @@ def print_footage_summary(summary: Dict[str, Any]) -> None:
     labels = summary.get('labels')
     if labels:
         print(f"labels: {labels['views']} views, "
-              f"{100 * labels['valid_fraction']:.1f} % valid, reprojection "
-              f"p50 {labels['reproj_p50']:.2f} px")
+              f"{100 * _number(labels['valid_fraction']):.1f} % valid, "
+              f"reprojection p50 {_number(labels['reproj_p50']):.2f} px")
     if 'rig' in summary:
         print(f"rig: {summary['rig']['file']} ({summary['rig']['unit']})")
     for key in ('train', 'demo'):

@@ -36,3 +36,31 @@ def sharp_model(repo_root):
 @pytest.fixture(scope='session')
 def h36m_image(shared_data):
     return str(shared_data / H36M_IMAGE)
+
+
+DET_CONFIG = """_base_ = 'mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py'
+model = dict(backbone=dict(init_cfg=None), bbox_head=dict(num_classes=1))
+"""
+
+
+@pytest.fixture(scope='session')
+def detector_files(tmp_path_factory):
+    """An RTMDet-tiny person config and two random-weight checkpoints."""
+    from mmdet.registry import MODELS
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    folder = tmp_path_factory.mktemp('detector')
+    config = folder / 'rtmdet_tiny_person.py'
+    config.write_text(DET_CONFIG)
+    cfg = Config.fromfile(str(config))
+    checkpoints = []
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        for seed in (0, 1):
+            torch.manual_seed(seed)
+            model = MODELS.build(cfg.model)
+            path = folder / f'random_{seed}.pth'
+            torch.save(dict(state_dict=model.state_dict(),
+                            meta=dict(dataset_meta=dict(
+                                classes=('person', )))), path)
+            checkpoints.append(str(path))
+    return str(config), checkpoints

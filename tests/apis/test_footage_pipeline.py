@@ -310,3 +310,33 @@ def test_command_line_errors_are_one_line(frame_images, calib, tmp_path):
     assert 'Traceback' not in missing.stderr
     no_2d = run_tool(rec, '--calib', calib, '--work-dir', tmp_path / 'w')
     assert no_2d.returncode == 2 and '--teacher' in no_2d.stderr
+
+
+def test_detector_and_2d_model_branch_then_cached(
+        frame_images, calib, detector_files, sharp_model, tmp_path):
+    """``--teacher`` with an mmdet detector: boxes and 2D are made, cached
+    and reused (random weights: the mechanics, not the accuracy)."""
+    rec = image_recording(frame_images, tmp_path / 'rec', CAMERAS[:2],
+                          range(3))
+    teacher = tmp_path / 'teacher.pth'
+    torch.save(dict(state_dict=sharp_model.state_dict(), meta={}), teacher)
+    det_config, (det_checkpoint, _) = detector_files
+    opts = FootageOptions(
+        str(rec), str(calib), str(tmp_path / 'work'),
+        teacher=(str(Path(__file__).resolve().parents[2] / SYNTHETIC_2D),
+                 str(teacher)),
+        det_config=det_config, det_checkpoint=det_checkpoint,
+        det_score_thr=0.0, until='labels')
+    summary = run_footage_pipeline(opts)
+    found = summary['2d']['found']
+    assert found['detection']['images'] == 6
+    assert found['detection']['detected'] == 6
+    assert found['pose']['predicted'] == 6
+    assert (tmp_path / 'work' / 'boxes.npz').is_file()
+    assert (tmp_path / 'work' / 'teacher_2d.npz').is_file()
+    kp = np.load(tmp_path / 'work' / 'keypoints_2d.npz')['keypoints']
+    assert kp.shape == (3, 2, 16, 3)
+    again = run_footage_pipeline(opts)
+    assert again['reused'][:2] == ['frames', '2d']
+    assert again['2d']['found']['detection']['detected'] == 0
+    assert again['2d']['found']['pose']['predicted'] == 0

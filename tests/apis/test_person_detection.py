@@ -7,7 +7,6 @@ import os.path as osp
 
 import numpy as np
 import pytest
-import torch
 
 from mmpose_epipolar.apis import person_detection
 from mmpose_epipolar.apis.person_detection import (
@@ -19,9 +18,6 @@ from mmpose_epipolar.apis.person_detection import (
 from mmpose_epipolar.datasets.recording import index_recording
 
 CAMERAS = ['cam01', 'cam02']
-DET_CONFIG = """_base_ = 'mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py'
-model = dict(backbone=dict(init_cfg=None), bbox_head=dict(num_classes=1))
-"""
 
 
 @pytest.fixture(scope='module')
@@ -41,29 +37,6 @@ def recording(demo, tmp_path_factory):
         os.symlink(demo / 'videos' / f'{cam}.mp4',
                    root / 'videos' / f'{cam}.mp4')
     return root
-
-
-@pytest.fixture(scope='module')
-def detector_files(tmp_path_factory):
-    """An RTMDet-tiny person config and two random-weight checkpoints."""
-    from mmdet.registry import MODELS
-    from mmengine.config import Config
-    from mmengine.registry import DefaultScope
-    folder = tmp_path_factory.mktemp('detector')
-    config = folder / 'rtmdet_tiny_person.py'
-    config.write_text(DET_CONFIG)
-    cfg = Config.fromfile(str(config))
-    checkpoints = []
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        for seed in (0, 1):
-            torch.manual_seed(seed)
-            model = MODELS.build(cfg.model)
-            path = folder / f'random_{seed}.pth'
-            torch.save(dict(state_dict=model.state_dict(),
-                            meta=dict(dataset_meta=dict(
-                                classes=('person', )))), path)
-            checkpoints.append(str(path))
-    return str(config), checkpoints
 
 
 # Boxes from keypoints -----------------------------------------------------
