@@ -12,7 +12,11 @@ rig is then compared with the Qualisys extrinsics of the calibration:
 - the median distance (mm) of our 3D to calibrated triangulation of the
   same 2D, after a Procrustes alignment per frame (PA-MPJPE's) and after
   one similarity for the whole sequence (stricter);
-- the median reprojection error (px) of each rig's own triangulation.
+- the median reprojection error (px) of each rig's own triangulation;
+- the pseudo-labels of the 400 views (15 px threshold, 8 joints): the
+  fraction of views labelled and their reprojection median, with plain
+  and with robust triangulation (MediaPipe swaps left and right in one
+  view now and then).
 
     python benchmarks/pose2sim_rig.py [--layout coco17] [--json out.json]
 """
@@ -29,7 +33,7 @@ from mmpose_epipolar.datasets.calibration import (
 )
 from mmpose_epipolar.datasets.keypoint_files import load_keypoints_npz
 from mmpose_epipolar.evaluation.rig_eval import rig_report
-from mmpose_epipolar.geometry import epipolar_triangulate
+from mmpose_epipolar.geometry import epipolar_triangulate, make_pseudo_labels
 
 DEMO = Path(__file__).resolve().parents[1] / '..' / 'shared' / 'data' / \
     'pose2sim-demo'
@@ -67,6 +71,26 @@ def recover_rig(demo: Path = DEMO, layout: str = 'h36m16'):
     return report, seconds
 
 
+def label_quality(demo: Path = DEMO) -> dict:
+    """Labelled fraction and reprojection median of the pooled engine's
+    pseudo-labels, plain and robust triangulation."""
+    seq = load_keypoints_npz(demo / 'mediapipe_coco17.npz',
+                             'coco17').converted('h36m16')
+    calib = load_calibration(demo / 'calibration' / 'calibration.toml')
+    by_name = {c.name: c for c in calib}
+    intrinsics, distortion = camera_arrays([by_name[c] for c in seq.cameras])
+    out = {}
+    for name, robust in (('plain', False), ('robust', True)):
+        labels = make_pseudo_labels(seq.best_person(), intrinsics,
+                                    distortion, pooled=True,
+                                    reproj_thresh=15.0, min_valid_joints=8,
+                                    robust_triangulation=robust)
+        err = labels['reproj_error'][labels['reproj_error'] >= 0]
+        out[name] = dict(valid=float(labels['valid'].mean()),
+                         reproj_p50=float(np.median(err)))
+    return out
+
+
 def print_report(report, seconds: float, layout: str) -> None:
     print(f'pose2sim-demo, MediaPipe 2D as {layout}, intrinsics only, '
           f'pooled engine: {seconds:.2f} s')
@@ -96,6 +120,12 @@ def main() -> None:
     args = parser.parse_args()
     report, seconds = recover_rig(args.demo, args.layout)
     print_report(report, seconds, args.layout)
+    quality = label_quality(args.demo)
+    for name, q in quality.items():
+        print(f"pseudo-labels, {name} triangulation: {100 * q['valid']:.1f} "
+              f"% of views labelled, reprojection median "
+              f"{q['reproj_p50']:.2f} px")
+    report['labels'] = quality
     if args.json:
         # NaN (the reference camera's errors) is not JSON: null.
         out = {k: ([None if np.isnan(x) else x for x in v.tolist()]
