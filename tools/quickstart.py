@@ -11,11 +11,20 @@
    curves and the per-joint chart as images.
 
 Every stage is skipped when its output exists and resumes when interrupted,
-so running the command again continues where it stopped.
+so running the command again continues where it stopped. The wall time of
+each stage is printed at the end and written to ``timings.json``
+(``benchmarks/quickstart_profile.py --logs WORK_DIR`` reads it with the
+seconds per iteration of each training).
+
+The configs are the synthetic ``*bf16*_synthetic-96x96.py`` ones: the
+iterations of the fp32 quick start with bfloat16 forward passes, Adam's
+fused kernel and the data loaded in the training process (about half the
+time of an iteration), and no validation pass at the end of the 3D
+trainings (each model is tested once, here).
 
 Usage:
     python tools/quickstart.py [--work-dir work_dirs/quickstart]
-        [--data-root data/synthetic_h36m] [--seed 0]
+        [--data-root data/synthetic_h36m] [--seed 0] [--threads N]
 """
 import argparse
 import copy
@@ -24,6 +33,7 @@ import os
 import os.path as osp
 import sys
 import time
+from contextlib import contextmanager
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -31,8 +41,13 @@ import mmpose_epipolar  # noqa: E402,F401
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = osp.join(ROOT, 'configs/body_3d_keypoint/pose_resnet/synthetic')
-SELFSUP = 'td-vol_cbam-res18-wasp_selfsup-1xb16-2e_synthetic-96x96.py'
-SUPERVISED = 'td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py'
+#: (self-supervised, fully supervised) configs, by ``--bf16``.
+CONFIGS = {
+    False: ('td-vol_cbam-res18-wasp_selfsup-1xb16-2e_synthetic-96x96.py',
+            'td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py'),
+    True: ('td-vol_cbam-res18-wasp_selfsup-bf16-1xb16-2e_synthetic-96x96.py',
+           'td-vol_cbam-res18-wasp_bf16-1xb16-2e_synthetic-96x96.py'),
+}
 
 
 def parse_args():
@@ -42,6 +57,15 @@ def parse_args():
     parser.add_argument(
         '--seed', type=int, default=0,
         help='seed of weights, sampling and augmentation in every stage')
+    parser.add_argument(
+        '--bf16', action='store_true',
+        help='the bfloat16 configs: about half the time, a result that '
+        'varies more between runs')
+    parser.add_argument(
+        '--threads', type=int, default=None,
+        help='intra-op CPU threads (default: PyTorch\'s, one a core). On a '
+        'machine shared with other jobs, 1 is steadier: two threads on a '
+        'contended 2-core machine ran up to 10x slower than on a quiet one')
     return parser.parse_args()
 
 
@@ -122,80 +146,153 @@ def plot_losses(runs: dict, out_file: str) -> None:
     plt.close(fig)
 
 
+class StageClock:
+    """Wall time of the quick start's stages, in seconds, in order."""
+
+    def __init__(self):
+        self.start = time.time()
+        self.stages = {}
+        self.load = [os.getloadavg()[0]]
+
+    @contextmanager
+    def stage(self, name: str):
+        began = time.time()
+        try:
+            yield
+        finally:
+            self.stages[name] = self.stages.get(name, 0.0) + \
+                time.time() - began
+
+    def split_labels(self, stage: str, label_file: str,
+                     began: float) -> None:
+        """Split the pseudo-labels out of ``stage``: they are made inside
+        its training (``PseudoLabelHook``, before the first iteration), so
+        their time is from the stage's start to the label file's
+        modification (zero when the file was reused)."""
+        labels = 0.0
+        if osp.isfile(label_file) and osp.getmtime(label_file) > began:
+            labels = osp.getmtime(label_file) - began
+        total = self.stages.pop(stage)
+        self.stages[STAGE_LABELS] = labels
+        self.stages[stage] = total - labels
+
+    def save(self, out_file: str) -> dict:
+        self.load.append(os.getloadavg()[0])
+        import torch
+        timings = dict(stages=self.stages, total=time.time() - self.start,
+                       load=self.load, cpus=os.cpu_count(),
+                       threads=torch.get_num_threads())
+        with open(out_file, 'w') as f:
+            json.dump(timings, f, indent=2)
+        return timings
+
+
+STAGE_LABELS = 'stage 2: 2D inference + pseudo-labels'
+
+
 def main():
     args = parse_args()
+    clock = StageClock()
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     from mmengine.config import Config
     from mmpose.registry import DATASETS
 
     from mmpose_epipolar.apis.selfsup_pipeline import (
-        run_stages,
         stage_paths,
         train,
+        use_stage1,
     )
     from mmpose_epipolar.evaluation import (
         mean_pose_errors,
         pseudo_label_errors,
     )
 
-    start = time.time()
-    selfsup = Config.fromfile(osp.join(CONFIG_DIR, SELFSUP))
+    selfsup_name, supervised_name = CONFIGS[args.bf16]
+    selfsup = Config.fromfile(osp.join(CONFIG_DIR, selfsup_name))
     stage1 = Config.fromfile(
         osp.join(CONFIG_DIR, selfsup.selfsup_pipeline.pretrain_config))
-    supervised = Config.fromfile(osp.join(CONFIG_DIR, SUPERVISED))
+    supervised = Config.fromfile(osp.join(CONFIG_DIR, supervised_name))
     for cfg in (selfsup, stage1, supervised):
         point_to_data(cfg, args.data_root)
         cfg.randomness = dict(seed=args.seed)
     for cfg in (selfsup, supervised):
         # Tested once at the end, with the per-joint chart: no validation
-        # pass during training.
-        cfg.train_cfg.val_interval = cfg.train_cfg.max_epochs + 1
+        # pass during or at the end of training (MMEngine validates after
+        # the last epoch whatever the interval, unless val_begin is later).
+        cfg.train_cfg.val_begin = cfg.train_cfg.max_epochs + 1
 
     print(f'[data] embedded synthetic dataset in {args.data_root}')
     from mmengine.registry import init_default_scope
     init_default_scope('mmpose')
-    # Generated here on first use, one worker process per core (the files
-    # do not depend on it); data left by an older generator are replaced.
-    stale = refresh_stale_data(args.data_root, args.work_dir)
-    train_set = DATASETS.build(
-        dict(type='SyntheticMultiViewDataset', data_root=args.data_root,
-             mode='supervised',
-             generator_cfg=dict(num_workers=os.cpu_count() or 1,
-                                overwrite=stale)))
-    test_set = DATASETS.build(
-        dict(type='SyntheticMultiViewDataset', data_root=args.data_root,
-             mode='test', test_mode=True))
+    with clock.stage('data'):
+        # Generated here on first use, one worker process per core (the
+        # files do not depend on it); data left by an older generator are
+        # replaced.
+        stale = refresh_stale_data(args.data_root, args.work_dir)
+        train_set = DATASETS.build(
+            dict(type='SyntheticMultiViewDataset', data_root=args.data_root,
+                 mode='supervised',
+                 generator_cfg=dict(num_workers=os.cpu_count() or 1,
+                                    overwrite=stale)))
+        test_set = DATASETS.build(
+            dict(type='SyntheticMultiViewDataset', data_root=args.data_root,
+                 mode='test', test_mode=True))
 
-    outputs = run_stages(selfsup, stage1, args.work_dir)
+    # The self-supervised pipeline (apis/selfsup_pipeline.run_stages),
+    # stage by stage so that each is timed.
     paths = stage_paths(args.work_dir)
+    stage1.work_dir = paths['stage1']
+    with clock.stage('stage 1: 2D training + test PCK'):
+        stage1_ckpt = train(stage1, 'stage 1')
+    # Stage 2 runs inside stage 3's training: PseudoLabelHook predicts 2D
+    # with the stage-1 model, triangulates and writes the labels, and
+    # initialises the 3D network from stage 1.
+    use_stage1(selfsup, stage1_ckpt, paths['labels'])
+    selfsup.work_dir = paths['stage3']
+    began = time.time()
+    with clock.stage('stage 3: self-supervised 3D'):
+        selfsup_ckpt = train(selfsup, 'stages 2 and 3')
+    clock.split_labels('stage 3: self-supervised 3D', paths['labels'], began)
 
-    supervised.load_from = outputs['stage1_checkpoint']
+    supervised.load_from = stage1_ckpt
     supervised.work_dir = osp.join(args.work_dir, 'supervised')
-    supervised_ckpt = train(supervised, 'fully supervised')
+    with clock.stage('fully supervised 3D'):
+        supervised_ckpt = train(supervised, 'fully supervised')
 
-    results = {
-        'mean-pose baseline': mean_pose_errors(train_set, test_set),
-        'pseudo-labels (training views)': pseudo_label_errors(
-            paths['labels'], train_set),
-        'Pose ResNet, self-supervised': evaluate(
-            selfsup, outputs['stage3_checkpoint'],
-            osp.join(args.work_dir, 'eval_selfsup')),
-        'Pose ResNet, fully supervised': evaluate(
-            supervised, supervised_ckpt,
-            osp.join(args.work_dir, 'eval_supervised')),
-    }
-    plot_losses(
-        {
-            'stage 1 (2D)': paths['stage1'],
-            'self-supervised 3D': paths['stage3'],
-            'fully supervised 3D': supervised.work_dir
-        }, osp.join(args.work_dir, 'loss_curves.png'))
+    with clock.stage('evaluation: 2 models on the test split'):
+        results = {
+            'mean-pose baseline': mean_pose_errors(train_set, test_set),
+            'pseudo-labels (training views)': pseudo_label_errors(
+                paths['labels'], train_set),
+            'Pose ResNet, self-supervised': evaluate(
+                selfsup, selfsup_ckpt,
+                osp.join(args.work_dir, 'eval_selfsup')),
+            'Pose ResNet, fully supervised': evaluate(
+                supervised, supervised_ckpt,
+                osp.join(args.work_dir, 'eval_supervised')),
+        }
+        plot_losses(
+            {
+                'stage 1 (2D)': paths['stage1'],
+                'self-supervised 3D': paths['stage3'],
+                'fully supervised 3D': supervised.work_dir
+            }, osp.join(args.work_dir, 'loss_curves.png'))
     with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
         json.dump(results, f, indent=2)
-    print_table(results, args.work_dir, time.time() - start)
+    timings = clock.save(osp.join(args.work_dir, 'timings.json'))
+    print_table(results, args.work_dir, timings)
 
 
-def print_table(results: dict, work_dir: str, seconds: float) -> None:
-    print(f'\nQuick start finished in {seconds / 60:.1f} min. '
+def print_table(results: dict, work_dir: str, timings: dict) -> None:
+    print('\nWall time per stage (min):')
+    for stage, seconds in timings['stages'].items():
+        print(f'  {stage:40s} {seconds / 60:5.2f}')
+    print(f'Load average (1 min) at the start and the end: '
+          f'{timings["load"][0]:.2f}, {timings["load"][1]:.2f} on '
+          f'{timings["cpus"]} CPUs, {timings["threads"]} intra-op threads')
+    print(f'\nQuick start finished in {timings["total"] / 60:.1f} min. '
           'Synthetic test subjects S9 and S11; root-aligned errors in mm '
           '(predictions placed with the ground-truth root depth, as '
           'EpipolarPose evaluates).')
