@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -64,3 +66,23 @@ def detector_files(tmp_path_factory):
                                 classes=('person', )))), path)
             checkpoints.append(str(path))
     return str(config), checkpoints
+
+
+@pytest.fixture(scope='session')
+def demo(shared_data):
+    """Pose2Sim's demo: four real cameras, videos, calibration, 2D."""
+    folder = shared_data / 'pose2sim-demo'
+    if not (folder / 'videos' / 'cam01.mp4').is_file():
+        pytest.skip(f'pose2sim-demo not found at {folder}')
+    return folder
+
+
+@pytest.fixture(scope='module')
+def recording(demo, tmp_path_factory):
+    """Cameras cam01 and cam02 of the demo (symlinked videos)."""
+    root = tmp_path_factory.mktemp('recording')
+    (root / 'videos').mkdir()
+    for cam in ('cam01', 'cam02'):
+        os.symlink(demo / 'videos' / f'{cam}.mp4',
+                   root / 'videos' / f'{cam}.mp4')
+    return root

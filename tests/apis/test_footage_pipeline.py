@@ -41,14 +41,6 @@ SYNTHETIC_2D = ('configs/body_3d_keypoint/pose_resnet/synthetic/'
 
 
 @pytest.fixture(scope='module')
-def demo(shared_data) -> Path:
-    root = shared_data / 'pose2sim-demo'
-    if not (root / 'videos' / 'cam01.mp4').is_file():
-        pytest.skip(f'pose2sim-demo not found at {root}')
-    return root
-
-
-@pytest.fixture(scope='module')
 def calib(demo) -> Path:
     return demo / 'calibration' / 'calibration.toml'
 

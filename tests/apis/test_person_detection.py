@@ -20,25 +20,6 @@ from mmpose_epipolar.datasets.recording import index_recording
 CAMERAS = ['cam01', 'cam02']
 
 
-@pytest.fixture(scope='module')
-def demo(shared_data):
-    folder = shared_data / 'pose2sim-demo'
-    if not (folder / 'videos' / 'cam01.mp4').is_file():
-        pytest.skip(f'pose2sim-demo not found at {folder}')
-    return folder
-
-
-@pytest.fixture(scope='module')
-def recording(demo, tmp_path_factory):
-    """Cameras cam01 and cam02 of the demo (symlinked videos)."""
-    root = tmp_path_factory.mktemp('recording')
-    (root / 'videos').mkdir()
-    for cam in CAMERAS:
-        os.symlink(demo / 'videos' / f'{cam}.mp4',
-                   root / 'videos' / f'{cam}.mp4')
-    return root
-
-
 # Boxes from keypoints -----------------------------------------------------
 
 
