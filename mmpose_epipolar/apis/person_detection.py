@@ -12,15 +12,24 @@ import copy
 import json
 import os
 import os.path as osp
-import tempfile
 import warnings
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import numpy as np
 from mmengine.config import Config
 
 from ..datasets.pseudo_label_file import open_npz
 from ..datasets.recording import RecordingIndex, image_file_ok
+from ..utils.atomic_file import atomic_open
 from ..utils.hashing import file_sha256, text_sha256
 
 PathLike = Union[str, os.PathLike]
@@ -250,27 +259,18 @@ class ImageResultCache:
         for i, entry in enumerate(entries):
             if counts[i]:
                 values[i, :counts[i]] = entry[2]
-        folder = osp.dirname(osp.abspath(self.path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-',
-                                   suffix='.npz')
-        try:
-            with os.fdopen(fd, 'wb') as f:
-                np.savez(
-                    f, names=np.array(names, dtype=str),
-                    signatures=np.array([e[0] for e in entries],
-                                        np.int64).reshape(-1, 2),
-                    keys=np.array([e[1] for e in entries], dtype=str),
-                    counts=counts, values=values,
-                    unreadable=np.array([e[3] for e in entries], bool),
-                    meta=json.dumps(dict(version=_CACHE_VERSION,
-                                         fingerprint=self.fingerprint,
-                                         info=self.info)))
-            os.replace(tmp, self.path)
-        except BaseException:
-            if osp.exists(tmp):
-                os.remove(tmp)
-            raise
+        os.makedirs(osp.dirname(osp.abspath(self.path)), exist_ok=True)
+        with atomic_open(self.path) as f:
+            np.savez(
+                f, names=np.array(names, dtype=str),
+                signatures=np.array([e[0] for e in entries],
+                                    np.int64).reshape(-1, 2),
+                keys=np.array([e[1] for e in entries], dtype=str),
+                counts=counts, values=values,
+                unreadable=np.array([e[3] for e in entries], bool),
+                meta=json.dumps(dict(version=_CACHE_VERSION,
+                                     fingerprint=self.fingerprint,
+                                     info=self.info)))
         self._dirty = False
 
 
@@ -297,6 +297,58 @@ def read_image(path: str) -> Optional[np.ndarray]:
         return mmcv.imread(path)
     except Exception:  # decoders raise various errors on bad files
         return None
+
+
+def split_cached(items: Sequence[Tuple], cache: ImageResultCache,
+                 per_view: Dict[Tuple[int, int], np.ndarray],
+                 unreadable: List[str]) -> List[Tuple]:
+    """Take the cached results of ``items`` (``(f, v, name, path,
+    signature, key, extra)``) into ``per_view`` (and the names of cached
+    unreadable images into ``unreadable``); return the items still to
+    run."""
+    todo = []
+    for item in items:
+        f, v, name, _, signature, key, _ = item
+        hit = None if signature is None else cache.get(name, signature, key)
+        if hit is None:
+            todo.append(item)
+            continue
+        per_view[f, v] = hit[0]
+        if hit[1]:
+            unreadable.append(name)
+    return todo
+
+
+def run_on_images(todo: Sequence[Tuple],
+                  run: Callable[[np.ndarray, Any], np.ndarray],
+                  empty: np.ndarray, cache: ImageResultCache,
+                  per_view: Dict[Tuple[int, int], np.ndarray],
+                  unreadable: List[str], progress: bool,
+                  save_every: int = 256) -> None:
+    """``run(image, extra)`` on each item of ``todo`` (as
+    :func:`split_cached` returns them) into ``per_view`` and the cache; an
+    image that cannot be read gets ``empty`` and its name goes to
+    ``unreadable``. The cache is saved every ``save_every`` images."""
+    bar = None
+    if progress:
+        from mmengine.utils import ProgressBar
+        bar = ProgressBar(len(todo))
+    for i, (f, v, name, path, signature, key, extra) in enumerate(todo):
+        image = None if signature is None else read_image(path)
+        if image is None:
+            found = empty
+            unreadable.append(name)
+        else:
+            found = run(image, extra)
+        per_view[f, v] = found
+        if signature is not None:
+            cache.put(name, signature, key, found, image is None)
+        if (i + 1) % save_every == 0:
+            cache.save()
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        print()
 
 
 def warn_unreadable(names: Sequence[str], what: str) -> None:
@@ -451,15 +503,8 @@ def detect_people(index: RecordingIndex,
     views = image_views(index)
     per_view: Dict[Tuple[int, int], np.ndarray] = {}
     unreadable: List[str] = []
-    todo = []
-    for f, v, name, path, signature in views:
-        hit = None if signature is None else cache.get(name, signature)
-        if hit is None:
-            todo.append((f, v, name, path, signature))
-            continue
-        per_view[f, v] = hit[0]
-        if hit[1]:
-            unreadable.append(name)
+    todo = split_cached([view + ('', None) for view in views], cache,
+                        per_view, unreadable)
     if todo:
         _detect_images(todo, cache, per_view, unreadable, config,
                        config_name, det_checkpoint, device, score_thr,
@@ -494,24 +539,9 @@ def _detect_images(todo, cache: ImageResultCache, per_view, unreadable,
             config.get('default_scope', 'mmdet')):
         detector = _build_detector(config, checkpoint, device, score_thr)
         label = _person_class(detector, person_class, config_name)
-        bar = None
-        if progress:
-            from mmengine.utils import ProgressBar
-            bar = ProgressBar(len(todo))
-        for i, (f, v, name, path, signature) in enumerate(todo):
-            image = None if signature is None else read_image(path)
-            if image is None:
-                found = np.zeros((0, 5))
-                unreadable.append(name)
-            else:
-                found = _person_boxes(detector, image, label, score_thr,
-                                      nms_thr, max_people)
-            per_view[f, v] = found
-            if signature is not None:
-                cache.put(name, signature, '', found, image is None)
-            if (i + 1) % save_every == 0:
-                cache.save()
-            if bar is not None:
-                bar.update()
-        if bar is not None:
-            print()
+        run_on_images(
+            todo, lambda image, _: _person_boxes(detector, image, label,
+                                                 score_thr, nms_thr,
+                                                 max_people),
+            np.zeros((0, 5)), cache, per_view, unreadable, progress,
+            save_every)

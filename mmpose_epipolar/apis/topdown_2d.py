@@ -31,7 +31,8 @@ from .person_detection import (
     config_sha256,
     image_views,
     load_model_config,
-    read_image,
+    run_on_images,
+    split_cached,
     stack_people,
     warn_unreadable,
 )
@@ -147,22 +148,15 @@ def predict_topdown_2d(index: RecordingIndex,
     per_view: Dict[Tuple[int, int], np.ndarray] = {}
     people: Dict[Tuple[int, int], np.ndarray] = {}
     unreadable: List[str] = []
-    todo = []
-    views = 0
+    items = []
     for f, v, name, path, signature in image_views(index):
         used, xyxy = _used_boxes(boxes[f, v])
-        if len(used) == 0:
-            continue
-        views += 1
-        people[f, v] = used
-        key = _boxes_key(used, xyxy)
-        hit = None if signature is None else cache.get(name, signature, key)
-        if hit is None:
-            todo.append((f, v, name, path, signature, key, xyxy))
-            continue
-        per_view[f, v] = hit[0]
-        if hit[1]:
-            unreadable.append(name)
+        if len(used):
+            people[f, v] = used
+            items.append((f, v, name, path, signature,
+                          _boxes_key(used, xyxy), xyxy))
+    views = len(items)
+    todo = split_cached(items, cache, per_view, unreadable)
     model = None
     with DefaultScope.overwrite_default_scope(
             config.get('default_scope', 'mmpose')):
@@ -173,8 +167,10 @@ def predict_topdown_2d(index: RecordingIndex,
             cache.info = dict(num_joints=num_joints, layout=layout or
                               layout_of_metainfo(meta, num_joints))
         if todo:
-            _predict_images(todo, model, cache, per_view, unreadable,
-                            progress)
+            run_on_images(todo, lambda image, xyxy: _predict(model, image,
+                                                             xyxy),
+                          np.zeros((0, )), cache, per_view, unreadable,
+                          progress)
     cache.info['unreadable'] = len(unreadable)
     cache.save(force=model is not None)
     warn_unreadable(unreadable, f'predict_topdown_2d ({index.root})')
@@ -203,31 +199,6 @@ def _scatter(people: np.ndarray, keypoints: np.ndarray, num_people: int,
     if len(keypoints):
         out[people] = keypoints
     return out
-
-
-def _predict_images(todo, model, cache: ImageResultCache,
-                    per_view, unreadable: List[str], progress: bool,
-                    save_every: int = 256) -> None:
-    bar = None
-    if progress:
-        from mmengine.utils import ProgressBar
-        bar = ProgressBar(len(todo))
-    for i, (f, v, name, path, signature, key, xyxy) in enumerate(todo):
-        image = None if signature is None else read_image(path)
-        if image is None:
-            found = np.zeros((0, ))
-            unreadable.append(name)
-        else:
-            found = _predict(model, image, xyxy)
-        per_view[f, v] = found
-        if signature is not None:
-            cache.put(name, signature, key, found, image is None)
-        if (i + 1) % save_every == 0:
-            cache.save()
-        if bar is not None:
-            bar.update()
-    if bar is not None:
-        print()
 
 
 # Precomputed 2D -----------------------------------------------------------
