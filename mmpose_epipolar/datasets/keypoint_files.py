@@ -28,6 +28,12 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..geometry.person_choice import (
+    most_confident,
+    person_scores,
+    present_joints,
+    take_people,
+)
 from ..utils.safe_pickle import FileLoadError
 from .joint_layouts import KEYPOINT_LAYOUT_SIZES, convert_keypoints
 from .pseudo_label_file import open_npz
@@ -80,13 +86,12 @@ class KeypointSequence:
     @property
     def num_people(self) -> np.ndarray:
         """People found in each view of each frame, (F, V) int."""
-        return _present(self.keypoints).any(-1).sum(-1)
+        return present_joints(self.keypoints).any(-1).sum(-1)
 
     def person_scores(self) -> np.ndarray:
         """Mean joint confidence of each person (missing joints count 0),
         (F, V, P); 0 for padding."""
-        conf = np.where(_present(self.keypoints), self.keypoints[..., 2], 0.)
-        return conf.mean(-1)
+        return person_scores(self.keypoints)
 
     def best_person(self) -> np.ndarray:
         """The person of highest mean confidence in each view of each
@@ -97,9 +102,7 @@ class KeypointSequence:
             np.ndarray: (F, V, J, 3); NaN with confidence 0 where nobody
             was found.
         """
-        best = self.person_scores().argmax(-1)  # (F, V)
-        return np.take_along_axis(
-            self.keypoints, best[:, :, None, None, None], 2)[:, :, 0]
+        return take_people(self.keypoints, most_confident(self.keypoints))
 
     def select(self, cameras: Optional[Sequence[str]] = None,
                frames: Optional[Sequence[int]] = None) -> 'KeypointSequence':
@@ -139,12 +142,6 @@ class KeypointSequence:
                                 dst, self.source)
 
 
-def _present(keypoints: np.ndarray) -> np.ndarray:
-    """Joints with finite coordinates and positive confidence."""
-    return np.isfinite(keypoints).all(-1) & (np.nan_to_num(
-        keypoints[..., 2]) > 0)
-
-
 def _missing(shape: Tuple[int, ...]) -> np.ndarray:
     out = np.full(shape, np.nan)
     out[..., 2] = 0.0
@@ -153,7 +150,7 @@ def _missing(shape: Tuple[int, ...]) -> np.ndarray:
 
 def _clean(keypoints: np.ndarray) -> np.ndarray:
     """NaN coordinates and confidence 0 wherever a joint is not present."""
-    return np.where(_present(keypoints)[..., None], keypoints,
+    return np.where(present_joints(keypoints)[..., None], keypoints,
                     np.array([np.nan, np.nan, 0.0]))
 
 
