@@ -30,8 +30,8 @@ import os
 import os.path as osp
 import subprocess
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -398,7 +398,7 @@ def make_labels(opts: FootageOptions, index: RecordingIndex,
     save_pseudo_labels(paths.labels, arrays, meta)
     print(f'[labels] wrote {paths.labels}')
     summary['labels'] = meta['summary']
-    return load_pseudo_labels(paths.labels)
+    return dict(arrays, meta=meta)
 
 
 def label_fingerprint(opts: FootageOptions, index: RecordingIndex,
@@ -447,10 +447,9 @@ def save_rig(opts: FootageOptions, cameras: Sequence[CameraCalibration],
     factor, unit = rig_scale(opts, posed, rig, keypoints)
     posed = scale_rig(posed, factor)
     gauge = cameras[int(rig['gauge'])].name
-    _save_text_if_changed(paths.rig, lambda path: save_calibration_toml(
-        path, posed, dict(adjusted=False, error=0.0,
-                          source='mmpose-epipolar, from 2D only', unit=unit,
-                          reference_camera=cameras[0].name)))
+    save_calibration_toml(paths.rig, posed, dict(
+        adjusted=False, error=0.0, source='mmpose-epipolar, from 2D only',
+        unit=unit, reference_camera=cameras[0].name))
     summary['rig'] = dict(file=paths.rig, unit=unit, gauge=gauge,
                           posed=[c.name for c, ok in
                                  zip(cameras, rig['valid']) if ok])
@@ -575,7 +574,6 @@ def footage_train_config(opts: FootageOptions, index: RecordingIndex,
     """The training config pointed at this recording's files."""
     from mmengine.config import Config
 
-    from ..datasets.footage_multiview_dataset import save_footage_views
     if not opts.checkpoint_2d:
         raise ValueError('training starts from a 2D checkpoint: give '
                          '--checkpoint-2d (e.g. the MPII-pretrained Pose '
@@ -583,7 +581,7 @@ def footage_train_config(opts: FootageOptions, index: RecordingIndex,
     if not osp.isfile(opts.checkpoint_2d):
         raise FileNotFoundError(f'2D checkpoint {opts.checkpoint_2d} does '
                                 'not exist')
-    write_training_views(index, labels, boxes, paths, save_footage_views)
+    write_training_views(index, labels, boxes, paths)
     cfg = Config.fromfile(opts.train_config)
     if opts.cfg_options:
         cfg.merge_from_dict(opts.cfg_options)
@@ -610,10 +608,10 @@ def footage_train_config(opts: FootageOptions, index: RecordingIndex,
 
 
 def write_training_views(index: RecordingIndex, labels: Dict[str, Any],
-                         boxes: np.ndarray, paths: FootagePaths,
-                         save_views) -> None:
+                         boxes: np.ndarray, paths: FootagePaths) -> None:
     """The views file of the training set: every labelled view with a
     box."""
+    from ..datasets.footage_multiview_dataset import save_footage_views
     f, v = index.imgnames.shape
     flat_names = index.imgnames.reshape(-1)
     flat_boxes = boxes.reshape(f * v, 5)
@@ -628,7 +626,7 @@ def write_training_views(index: RecordingIndex, labels: Dict[str, Any],
                  bbox_scores=flat_boxes[rows, 4],
                  meta=dict(recording=osp.basename(osp.normpath(index.root))))
     if not _same_views(paths.views, views):
-        save_views(paths.views, **views)
+        save_footage_views(paths.views, **views)
 
 
 def _stop_after(cfg, iters: int) -> None:
@@ -667,7 +665,7 @@ def make_demo(opts: FootageOptions, index: RecordingIndex,
     stamp = osp.join(out_dir, f'{camera}.checkpoint')
     made_by = _file_stamp(checkpoint)
     if osp.isfile(shown) and osp.isfile(stamp) and \
-            open(stamp).read() == made_by:
+            Path(stamp).read_text() == made_by:
         print(f'[demo] reused {shown}')
         summary['reused'].append('demo')
         summary['demo'] = dict(video=shown, camera=camera)
@@ -689,8 +687,7 @@ def make_demo(opts: FootageOptions, index: RecordingIndex,
     if result.returncode != 0:
         raise RuntimeError(f'the demo failed (exit {result.returncode}): '
                            + ' '.join(cmd))
-    with open(stamp, 'w') as f:
-        f.write(made_by)
+    Path(stamp).write_text(made_by)
     summary['demo'] = dict(video=shown, camera=camera, frames=frame_boxes)
     return shown
 
@@ -774,22 +771,6 @@ def _save_npz_if_changed(path: str, arrays: Dict[str, np.ndarray]) -> None:
                 return
     with atomic_open(path) as f:
         np.savez_compressed(f, **arrays)
-
-
-def _save_text_if_changed(path: str, write) -> None:
-    """``write(tmp_path)``, then move it to ``path`` unless ``path``
-    holds the same text already."""
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(osp.abspath(path)),
-                               suffix=osp.splitext(path)[1])
-    os.close(fd)
-    try:
-        write(tmp)
-        if osp.isfile(path) and open(path).read() == open(tmp).read():
-            return
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
 
 
 def _same_views(path: str, views: Dict[str, Any]) -> bool:

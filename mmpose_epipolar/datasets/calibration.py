@@ -38,7 +38,6 @@ import math
 import os
 import os.path as osp
 import re
-import tempfile
 from dataclasses import dataclass
 from typing import (
     Any,
@@ -54,6 +53,7 @@ from typing import (
 
 import numpy as np
 
+from ..utils.atomic_file import write_text_if_changed
 from ..utils.safe_pickle import FileLoadError
 from .h36m_utils import load_h36m_cameras
 
@@ -425,7 +425,8 @@ def save_calibration_toml(path: PathLike,
                           cameras: Sequence[CameraCalibration],
                           metadata: Optional[Mapping[str, Any]] = None
                           ) -> str:
-    """Write cameras in the Anipose / Pose2Sim TOML layout, atomically.
+    """Write cameras in the Anipose / Pose2Sim TOML layout, atomically (a
+    file that holds the same text already is left as it was).
 
     Each camera becomes the table ``[<name>]`` with ``name``, ``size``,
     ``matrix``, ``distortions`` (5 values), ``rotation`` (Rodrigues) and
@@ -465,22 +466,8 @@ def save_calibration_toml(path: PathLike,
     lines.append('[metadata]')
     lines += [f'{_toml_key(str(k))} = {_toml_value(v)}'
               for k, v in meta.items()]
-    _write_text_atomic(path, '\n'.join(lines) + '\n')
+    write_text_if_changed(path, '\n'.join(lines) + '\n')
     return path
-
-
-def _write_text_atomic(path: str, text: str) -> None:
-    folder = osp.dirname(osp.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-',
-                               suffix=osp.basename(path))
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 # OpenCV FileStorage ----------------------------------------------------------

@@ -33,13 +33,13 @@ import json
 import os
 import os.path as osp
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..utils.atomic_file import write_text_if_changed
 from ..utils.safe_pickle import FileLoadError
 from .transforms.loading import jpeg_truncation
 
@@ -268,23 +268,7 @@ def _read_index(cache_dir: str) -> Dict[str, Any]:
 def _write_json_atomic(path: str, data: Any) -> None:
     """Write ``data`` as JSON atomically, unless the file holds it already
     (a rerun leaves an unchanged cache index untouched)."""
-    if osp.isfile(path):
-        try:
-            with open(path, encoding='utf-8') as f:
-                if json.load(f) == json.loads(json.dumps(data)):
-                    return
-        except ValueError:  # a damaged index: write it again
-            pass
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(path), prefix='.tmp-',
-                               suffix='.json')
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_text_if_changed(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def _signature(path: str) -> Dict[str, Any]:

@@ -14,7 +14,7 @@ def atomic_open(path: str, mode: str = 'wb') -> Iterator[IO]:
 
     Args:
         path (str): The file; its folder must exist.
-        mode (str): ``'wb'`` or ``'w'``.
+        mode (str): ``'wb'`` or ``'w'`` (UTF-8).
 
     Raises:
         FileNotFoundError: The folder does not exist (named).
@@ -25,10 +25,28 @@ def atomic_open(path: str, mode: str = 'wb') -> Iterator[IO]:
                                 'not exist')
     fd, tmp = tempfile.mkstemp(dir=folder, suffix='.partial')
     try:
-        with os.fdopen(fd, mode) as f:
+        with os.fdopen(fd, mode,
+                       encoding=None if 'b' in mode else 'utf-8') as f:
             yield f
         os.replace(tmp, path)
     except BaseException:
         if osp.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def write_text_if_changed(path: str, text: str) -> bool:
+    """Write ``text`` to ``path`` atomically unless the file holds exactly
+    that text already (a rerun then leaves the file, and its modification
+    time, as they were).
+
+    Returns:
+        bool: Whether the file was written.
+    """
+    if osp.isfile(path):
+        with open(path, encoding='utf-8', errors='replace') as f:
+            if f.read() == text:
+                return False
+    with atomic_open(path, 'w') as f:
+        f.write(text)
+    return True
