@@ -25,7 +25,6 @@ trains to the same accuracy is a training run's question).
     python benchmarks/quickstart_step.py [--steps 10] [--batch 16]
 """
 import argparse
-import contextlib
 import os.path as osp
 import sys
 import time
@@ -35,7 +34,7 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from train_step import build, make_batch  # noqa: E402
+from train_step import build, make_batch, train_step  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(
@@ -62,29 +61,13 @@ def time_setting(setting: str, args) -> dict:
     optimizer = torch.optim.Adam(
         model.parameters(), lr=1e-3,
         fused=True if 'fused' in setting else None)
-    step(model, optimizer, data, 'bf16' in setting)  # warm-up
+    train_step(model, optimizer, data, 'bf16' in setting)  # warm-up
     times = []
     for _ in range(args.steps):
         start = time.perf_counter()
-        loss = step(model, optimizer, data, 'bf16' in setting)
+        loss = train_step(model, optimizer, data, 'bf16' in setting)
         times.append(time.perf_counter() - start)
     return dict(step=float(np.median(times)), loss=float(loss.detach()))
-
-
-def step(model, optimizer, data, bf16: bool) -> torch.Tensor:
-    """One training step; with ``bf16`` only the forward pass runs under
-    autocast (as MMEngine's ``AmpOptimWrapper`` does), backward and the
-    optimizer step outside it."""
-    autocast = (torch.autocast('cpu', dtype=torch.bfloat16)
-                if bf16 else contextlib.nullcontext())
-    with autocast:
-        batch = model.data_preprocessor(data, training=True)
-        losses = model(**batch, mode='loss')
-        loss = sum(v for k, v in losses.items() if k.startswith('loss'))
-    optimizer.zero_grad(set_to_none=False)
-    loss.backward()
-    optimizer.step()
-    return loss
 
 
 def main(argv=None):

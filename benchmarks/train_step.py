@@ -20,6 +20,7 @@ Usage:
 Targets on a GPU: step time <= 1.3x and peak memory <= 1.5x SimpleBaseline.
 """
 import argparse
+import contextlib
 import logging
 import os.path as osp
 import sys
@@ -95,10 +96,16 @@ def make_batch(codec, batch: int, input_size: int, num_keypoints: int,
     return dict(inputs=inputs, data_samples=samples)
 
 
-def train_step(model, optimizer, data):
-    batch = model.data_preprocessor(data, training=True)
-    losses = model(**batch, mode='loss')
-    loss = sum(v for k, v in losses.items() if k.startswith('loss'))
+def train_step(model, optimizer, data, bf16: bool = False):
+    """One training step; with ``bf16`` only the forward pass runs under
+    autocast (as MMEngine's ``AmpOptimWrapper`` does), backward and the
+    optimizer step outside it."""
+    autocast = (torch.autocast('cpu', dtype=torch.bfloat16)
+                if bf16 else contextlib.nullcontext())
+    with autocast:
+        batch = model.data_preprocessor(data, training=True)
+        losses = model(**batch, mode='loss')
+        loss = sum(v for k, v in losses.items() if k.startswith('loss'))
     optimizer.zero_grad(set_to_none=False)
     loss.backward()
     optimizer.step()
