@@ -13,6 +13,9 @@ under each setting and prints it as a ratio to plain float32:
 - ``channels_last+bf16``;
 - ``bf16+fused``: bf16 with Adam's fused CPU kernel (``fused=True``; the
   default per-tensor loop cost 0.025 s a step, the fused one 0.008);
+- ``bf16+fused+frozen1``: the quick start's 3D trainings, which start
+  from stage 1 with the stem and layer1 frozen (``frozen_stages=1``): no
+  gradient at the two highest resolutions;
 - each of those with 1 intra-op thread (what remains when a data-loading
   worker or another job takes the other core of a 2-core machine: with
   two threads on a contended machine a step ran up to 10x slower, with
@@ -41,7 +44,7 @@ CONFIG = osp.join(
     ROOT, 'configs/body_3d_keypoint/pose_resnet/synthetic/'
     'td-vol_cbam-res18-wasp_2d-1xb16-4e_synthetic-96x96.py')
 SETTINGS = ('fp32', 'channels_last', 'bf16', 'channels_last+bf16',
-            'bf16+fused')
+            'bf16+fused', 'bf16+fused+frozen1')
 
 
 def time_setting(setting: str, args) -> dict:
@@ -51,7 +54,9 @@ def time_setting(setting: str, args) -> dict:
     torch.manual_seed(0)
     model, codec = build(CONFIG, cfg.codec.input_size[0],
                          cfg.model.head.depth_bins)
-    model.train()
+    if 'frozen1' in setting:
+        model.backbone.frozen_stages = 1
+    model.train()  # freezes the frozen stages
     data = make_batch(codec, args.batch, cfg.codec.input_size[0],
                       cfg.model.head.num_keypoints, 'cpu')
     if 'channels_last' in setting:
@@ -59,7 +64,7 @@ def time_setting(setting: str, args) -> dict:
         data['inputs'] = data['inputs'].contiguous(
             memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(
-        model.parameters(), lr=1e-3,
+        [p for p in model.parameters() if p.requires_grad], lr=1e-3,
         fused=True if 'fused' in setting else None)
     train_step(model, optimizer, data, 'bf16' in setting)  # warm-up
     times = []

@@ -125,19 +125,35 @@ def test_quickstart_replaces_stale_data_and_sets_old_outputs_aside(
     quickstart = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(quickstart)
     from mmpose_epipolar.datasets.synthetic import GENERATOR_VERSION
+    from mmpose_epipolar.datasets.synthetic.generator import (
+        _normalise_params,
+    )
 
     data, work = tmp_path / 'data', tmp_path / 'work'
     data.mkdir()
     (work / 'stage1_2d').mkdir(parents=True)
+    cfg = dict(actions=('Walking', 'Sitting'), frames_per_sequence=3)
+    params = _normalise_params(0, ('S1', 'S5', 'S6', 'S7', 'S8'),
+                               ('S9', 'S11'), cfg['actions'], (1, ), 3, 2,
+                               256, 8)
     meta = dict(generator='mmpose_epipolar.datasets.synthetic',
-                version=GENERATOR_VERSION)
+                version=GENERATOR_VERSION, params=params)
     (data / 'meta.json').write_text(json.dumps(meta))
-    assert not quickstart.refresh_stale_data(str(data), str(work))
+    assert not quickstart.refresh_stale_data(str(data), str(work), cfg)
     assert (work / 'stage1_2d').is_dir()
 
-    (data / 'meta.json').write_text(json.dumps(dict(meta, version='0.9')))
-    assert quickstart.refresh_stale_data(str(data), str(work))
+    # Data of the quick start's earlier parameters (5 actions x 48 frames).
+    assert quickstart.refresh_stale_data(str(data), str(work),
+                                         dict(cfg, frames_per_sequence=48))
     assert not work.exists()
-    assert (tmp_path / 'work.data-v0.9' / 'stage1_2d').is_dir()
+    assert (tmp_path / 'work.old-data' / 'stage1_2d').is_dir()
+
+    (work / 'stage1_2d').mkdir(parents=True)
+    (data / 'meta.json').write_text(json.dumps(dict(meta, version='0.9')))
+    assert quickstart.refresh_stale_data(str(data), str(work), cfg)
+    assert len(list(tmp_path.glob('work.old-data-*'))) == 1
     # Nothing to set aside the second time; the data still need replacing.
-    assert quickstart.refresh_stale_data(str(data), str(work))
+    assert quickstart.refresh_stale_data(str(data), str(work), cfg)
+    # Another program's folder is not ours to replace.
+    (data / 'meta.json').write_text(json.dumps(dict(meta, generator='x')))
+    assert not quickstart.refresh_stale_data(str(data), str(work), cfg)

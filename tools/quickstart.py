@@ -17,14 +17,16 @@ each stage is printed at the end and written to ``timings.json``
 seconds per iteration of each training).
 
 The configs are the synthetic ``*bf16*_synthetic-96x96.py`` ones: the
-iterations of the fp32 quick start with bfloat16 forward passes, Adam's
-fused kernel and the data loaded in the training process (about half the
-time of an iteration), and no validation pass at the end of the 3D
-trainings (each model is tested once, here).
+iterations of the float32 configs with bfloat16 forward passes (training,
+the teacher's 2D and the tests), Adam's fused kernel, the data loaded in
+the training process, layer1 and the stem frozen in the 3D trainings
+(initialised from stage 1), and no validation pass at the end of the 3D
+trainings (each model is tested once, here). ``--fp32`` runs the float32
+configs (about twice the time).
 
 Usage:
     python tools/quickstart.py [--work-dir work_dirs/quickstart]
-        [--data-root data/synthetic_h36m] [--seed 0] [--threads N]
+        [--data-root data/synthetic_h36m] [--seed 0] [--threads N] [--fp32]
 """
 import argparse
 import copy
@@ -41,12 +43,12 @@ import mmpose_epipolar  # noqa: E402,F401
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = osp.join(ROOT, 'configs/body_3d_keypoint/pose_resnet/synthetic')
-#: (self-supervised, fully supervised) configs, by ``--bf16``.
+#: (self-supervised, fully supervised) configs, by ``--fp32``.
 CONFIGS = {
-    False: ('td-vol_cbam-res18-wasp_selfsup-1xb16-2e_synthetic-96x96.py',
-            'td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py'),
-    True: ('td-vol_cbam-res18-wasp_selfsup-bf16-1xb16-2e_synthetic-96x96.py',
-           'td-vol_cbam-res18-wasp_bf16-1xb16-2e_synthetic-96x96.py'),
+    True: ('td-vol_cbam-res18-wasp_selfsup-1xb16-2e_synthetic-96x96.py',
+           'td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py'),
+    False: ('td-vol_cbam-res18-wasp_selfsup-bf16-1xb16-2e_synthetic-96x96.py',
+            'td-vol_cbam-res18-wasp_bf16-1xb16-2e_synthetic-96x96.py'),
 }
 
 
@@ -58,9 +60,9 @@ def parse_args():
         '--seed', type=int, default=0,
         help='seed of weights, sampling and augmentation in every stage')
     parser.add_argument(
-        '--bf16', action='store_true',
-        help='the bfloat16 configs: about half the time, a result that '
-        'varies more between runs')
+        '--fp32', action='store_true',
+        help='the float32 configs (the same iterations in about twice the '
+        'time)')
     parser.add_argument(
         '--threads', type=int, default=None,
         help='intra-op CPU threads (default: PyTorch\'s, one a core). On a '
@@ -74,19 +76,20 @@ def point_to_data(cfg, data_root: str) -> None:
         cfg[loader].dataset.data_root = data_root
 
 
-def refresh_stale_data(data_root: str, work_dir: str) -> bool:
-    """Whether ``data_root`` was made by another generator version and
-    must be generated again; if so, the outputs trained on it in
-    ``work_dir`` are moved aside to ``{work_dir}.data-v{old version}`` (not
-    deleted), since every stage would otherwise skip as done."""
-    from mmpose_epipolar.datasets.synthetic import other_generator_version
-    old = other_generator_version(data_root)
-    if old is None:
+def refresh_stale_data(data_root: str, work_dir: str,
+                       generator_cfg: dict) -> bool:
+    """Whether ``data_root`` was made by another generator version or with
+    other parameters than the configs' and must be generated again; if
+    so, the outputs trained on it in ``work_dir`` are moved aside to
+    ``{work_dir}.old-data`` (not deleted), since every stage would
+    otherwise skip as done."""
+    from mmpose_epipolar.datasets.synthetic import stale_output
+    why = stale_output(data_root, **generator_cfg)
+    if why is None:
         return False
-    print(f'[data] {data_root} was made by generator version {old!r}: '
-          'generating it again')
+    print(f'[data] {data_root} was made by {why}: generating it again')
     if osp.isdir(work_dir):
-        aside = f'{work_dir.rstrip("/")}.data-v{old}'
+        aside = f'{work_dir.rstrip("/")}.old-data'
         if osp.exists(aside):
             aside += time.strftime('-%Y%m%d-%H%M%S')
         os.rename(work_dir, aside)
@@ -209,7 +212,7 @@ def main():
         pseudo_label_errors,
     )
 
-    selfsup_name, supervised_name = CONFIGS[args.bf16]
+    selfsup_name, supervised_name = CONFIGS[args.fp32]
     selfsup = Config.fromfile(osp.join(CONFIG_DIR, selfsup_name))
     stage1 = Config.fromfile(
         osp.join(CONFIG_DIR, selfsup.selfsup_pipeline.pretrain_config))
@@ -230,15 +233,21 @@ def main():
         # Generated here on first use, one worker process per core (the
         # files do not depend on it); data left by an older generator are
         # replaced.
-        stale = refresh_stale_data(args.data_root, args.work_dir)
+        # The configs' generator parameters: the trainings rebuild these
+        # datasets and must find the same data.
+        generator_cfg = dict(
+            supervised.train_dataloader.dataset.get('generator_cfg', {}))
+        stale = refresh_stale_data(args.data_root, args.work_dir,
+                                   generator_cfg)
         train_set = DATASETS.build(
             dict(type='SyntheticMultiViewDataset', data_root=args.data_root,
                  mode='supervised',
-                 generator_cfg=dict(num_workers=os.cpu_count() or 1,
+                 generator_cfg=dict(generator_cfg,
+                                    num_workers=os.cpu_count() or 1,
                                     overwrite=stale)))
         test_set = DATASETS.build(
             dict(type='SyntheticMultiViewDataset', data_root=args.data_root,
-                 mode='test', test_mode=True))
+                 mode='test', test_mode=True, generator_cfg=generator_cfg))
 
     # The self-supervised pipeline (apis/selfsup_pipeline.run_stages),
     # stage by stage so that each is timed.

@@ -25,7 +25,8 @@ def fixed_batches(num_samples: int, batch_size: int) -> List[List[int]]:
 def predict_views(model: nn.Module,
                   dataset,
                   batches: Sequence[Sequence[int]],
-                  progress: bool = False) -> Dict[int, np.ndarray]:
+                  progress: bool = False,
+                  amp: bool = False) -> Dict[int, np.ndarray]:
     """The teacher's 2D of the given views, in image pixels.
 
     Args:
@@ -37,12 +38,15 @@ def predict_views(model: nn.Module,
         batches (Sequence[Sequence[int]]): Dataset indices, one list per
             batch.
         progress (bool): Show a progress bar.
+        amp (bool): Predict under MMEngine's ``autocast`` (bfloat16 on a
+            CPU, float16 on CUDA), as a test loop with ``fp16=True``.
 
     Returns:
         dict: ``{index: (J, 3) x, y, score}``; the highest-scoring instance
         of each view.
     """
     from mmengine.dataset import pseudo_collate
+    from mmengine.runner.amp import autocast
     model.eval()
     bar = None
     if progress:
@@ -58,7 +62,8 @@ def predict_views(model: nn.Module,
             # (e.g. COCO-17) need not be the dataset's.
             for sample in data['data_samples']:
                 sample.set_metainfo(dict(flip_indices=list(flip_indices)))
-        samples = model.test_step(data)
+        with autocast(enabled=amp):
+            samples = model.test_step(data)
         for index, sample in zip(indices, samples):
             out[index] = best_instance(sample.pred_instances)
         if bar is not None:

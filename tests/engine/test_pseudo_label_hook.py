@@ -177,7 +177,7 @@ def ground_truth_teacher(runner, monkeypatch, noise_px=1.0):
     gt_set = DATASETS.build(dict(data, mode='supervised', pipeline=[]))
     rng = np.random.default_rng(0)
 
-    def predict_views(model, dataset, batches, progress=False):
+    def predict_views(model, dataset, batches, progress=False, amp=False):
         out = {}
         for index in (i for b in batches for i in b):
             kp = gt_set.get_data_info(index)['keypoints'][0]
@@ -282,7 +282,7 @@ def test_teacher_joint_layouts(runner, monkeypatch):
     gt_set = ground_truth_teacher(runner, monkeypatch, noise_px=0.0)
     h36m16 = module.predict_views
 
-    def coco17(model, dataset, batches, progress=False):
+    def coco17(model, dataset, batches, progress=False, amp=False):
         out = {}
         for index, kp in h36m16(model, dataset, batches).items():
             coco = np.full((17, 3), np.nan)
@@ -301,7 +301,7 @@ def test_teacher_joint_layouts(runner, monkeypatch):
     assert errors['valid_fraction'] == 1.0 and errors['MPJPE'] < 5
 
     monkeypatch.setattr(module, 'predict_views',
-                        lambda m, d, b, progress=False: {
+                        lambda m, d, b, progress=False, amp=False: {
                             i: np.ones((21, 3)) for x in b for i in x})
     runner.cfg.pseudo_labels.teacher_layout = None
     runner.cfg.pseudo_labels.engine = dict(threshold_px=2.0)  # rebuild
@@ -331,3 +331,31 @@ def test_an_mmpose_coco_teacher_runs_through_the_layout_conversion(
     labels = load_pseudo_labels(runner.cfg.pseudo_labels.label_file)
     assert labels['input_keypoints'].shape == (8, 16, 3)
     assert labels['meta']['num_joints'] == 16
+
+
+def test_bf16_teacher_predicts_what_fp32_does(runner):
+    """``amp``: the teacher's forward pass under CPU autocast (bfloat16)
+    gives the float32 2D to a fraction of a pixel, and the option is part
+    of the labels' fingerprint (a file made the other way is rebuilt)."""
+
+    from mmpose_epipolar.apis.inference import init_model
+    from mmpose_epipolar.apis.teacher import fixed_batches, predict_views
+    hook = hook_of(runner)
+    hook._resolve(runner)
+    assert hook.amp is False
+    teacher_cfg = hook._teacher_cfg(runner)
+    dataset = hook._teacher_dataset(runner, teacher_cfg)
+    model = init_model(teacher_cfg, hook.teacher_checkpoint, device='cpu')
+    batches = fixed_batches(len(dataset), 4)
+    fp32 = predict_views(model, dataset, batches)
+    bf16 = predict_views(model, dataset, batches, amp=True)
+    diff = np.abs(np.stack([fp32[i][:, :2] - bf16[i][:, :2] for i in fp32]))
+    assert 0 < diff.max() < 0.5  # pixels of 128 x 128 images
+
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    plain = hook._fingerprint(runner, infos, teacher_cfg)
+    runner.cfg.pseudo_labels.amp = True
+    hook._resolve(runner)
+    assert hook.amp is True
+    assert hook._fingerprint(runner, infos, teacher_cfg)['labels'] == \
+        dict(plain['labels'], amp=True)

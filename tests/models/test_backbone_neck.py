@@ -47,6 +47,28 @@ def test_empty_cbam_positions_is_a_plain_resnet():
         CBAMResNet(depth=18, cbam_positions=('after_layer2', ))
 
 
+@pytest.mark.parametrize('frozen_stages', [0, 1, 2])
+def test_frozen_stages_include_the_entry_cbam(frozen_stages):
+    """Frozen stages get no gradient and keep their BN statistics in
+    train(); the CBAM before layer1 freezes with layer1."""
+    torch.manual_seed(0)
+    model = CBAMResNet(depth=18, frozen_stages=frozen_stages)
+    model.train()
+    frozen = ['conv1.', 'bn1.'] + \
+        (['cbam_before_layer1.'] if frozen_stages >= 1 else []) + \
+        [f'layer{i}.' for i in range(1, frozen_stages + 1)]
+    running = model.layer1[0].bn1.running_mean.clone()
+    model(torch.rand(2, 3, 64, 64))[-1].sum().backward()
+    for name, param in model.named_parameters():
+        is_frozen = name.startswith(tuple(frozen))
+        assert param.requires_grad is not is_frozen, name
+        assert (param.grad is None) is is_frozen, name
+    assert torch.equal(model.layer1[0].bn1.running_mean,
+                       running) is (frozen_stages >= 1)
+    if frozen_stages >= 1:
+        assert not model.cbam_before_layer1.training
+
+
 def test_plain_resnet50_checkpoint_leaves_only_cbam_keys_missing():
     state = ResNet(depth=50).state_dict()
     model = CBAMResNet(depth=50)

@@ -26,6 +26,7 @@ from .generator import (
     generate_synthetic_h36m,
     other_generator_version,
     render_sequence,
+    stale_output,
 )
 from .motion import (
     ACTION_STYLES,
@@ -54,7 +55,7 @@ __all__ = [
     'H36M_CAMERA_IDS', 'H36M_SUBJECTS', 'h36m_camera', 'h36m_rig',
     'pixel_rays', 'project_camera_points', 'project_world_points',
     'world_to_camera', 'DEFAULT_ACTIONS', 'GENERATOR_VERSION',
-    'other_generator_version', 'SyntheticSubject',
+    'other_generator_version', 'stale_output', 'SyntheticSubject',
     'generate_synthetic_h36m',
     'render_sequence', 'ACTION_STYLES', 'ANGLE_LIMITS', 'ANGLE_NAMES',
     'H36M_ACTIONS', 'MotionSequence', 'sample_key_pose', 'sample_motion',

@@ -20,6 +20,7 @@ one sequence does not change when others are added or removed, and the same
 arguments give bit-identical files.
 """
 import functools
+import inspect
 import json
 import multiprocessing
 import os
@@ -319,6 +320,45 @@ def other_generator_version(out_dir: str) -> Optional[str]:
             meta.get('version') == GENERATOR_VERSION:
         return None
     return str(meta.get('version'))
+
+
+def stale_output(out_dir: str, **generator_kwargs) -> Optional[str]:
+    """Why the data this generator wrote in ``out_dir`` is not what
+    :func:`generate_synthetic_h36m` with these arguments makes (another
+    version, other parameters), or None for matching, foreign or missing
+    data (so regenerating replaces only our own output).
+
+    Args:
+        out_dir (str): A data folder.
+        **generator_kwargs: Arguments of :func:`generate_synthetic_h36m`;
+            the others (``num_workers``, ``overwrite``, ...) are ignored.
+
+    Returns:
+        str, optional: ``'generator version X'`` or ``'other generator
+        parameters'``.
+    """
+    old = other_generator_version(out_dir)
+    if old is not None:
+        return f'generator version {old}'
+    meta = _read_meta(osp.join(str(out_dir), 'meta.json'))
+    if meta is None or meta.get('generator') != GENERATOR_NAME:
+        return None
+    defaults = {
+        name: param.default for name, param in inspect.signature(
+            generate_synthetic_h36m).parameters.items()
+        if name in _PARAM_NAMES
+    }
+    wanted = {k: v for k, v in generator_kwargs.items() if k in _PARAM_NAMES}
+    if meta.get('params') != _normalise_params(**{**defaults, **wanted}):
+        return 'other generator parameters'
+    return None
+
+
+#: The arguments of :func:`generate_synthetic_h36m` that ``meta.json``
+#: records (what the data depends on).
+_PARAM_NAMES = ('seed', 'train_subjects', 'test_subjects', 'actions',
+                'subactions', 'frames_per_sequence', 'frame_step',
+                'image_size', 'key_interval')
 
 
 def _result(out_dir: str, meta: Dict, reused: bool, seconds: float) -> Dict:

@@ -81,6 +81,8 @@ class PseudoLabelHook(Hook):
     - ``init_from_teacher`` (bool): initialise the model from the teacher
       when ``load_from`` is unset (True);
     - ``batch_size`` (int): views per teacher batch (32);
+    - ``amp`` (bool): the teacher predicts under MMEngine's autocast
+      (bfloat16 on a CPU), as a test loop with ``fp16=True`` (False);
     - ``teacher_layout`` (str, optional): the teacher's joint layout
       (``'coco17'``, ``'mpii16'``, ``'h36m17'``) when it is not the
       dataset's; None infers it from the teacher's dataset metainfo. Its
@@ -96,7 +98,7 @@ class PseudoLabelHook(Hook):
         label_file=None, teacher_checkpoint=None, teacher_config=None,
         mode='pooled', views=2, reproj_thresh=15.0, min_valid_joints=8,
         engine=None, on_mismatch='rebuild', init_from_teacher=True,
-        batch_size=32, teacher_layout=None)
+        batch_size=32, teacher_layout=None, amp=False)
 
     def __init__(self, cfg_key: str = 'pseudo_labels', **options) -> None:
         unknown = sorted(set(options) - set(self.DEFAULTS))
@@ -144,6 +146,7 @@ class PseudoLabelHook(Hook):
         self.on_mismatch = opts['on_mismatch']
         self.init_from_teacher = bool(opts['init_from_teacher'])
         self.batch_size = int(opts['batch_size'])
+        self.amp = bool(opts['amp'])
         self.teacher_layout = opts['teacher_layout']
 
     # The stages of before_train -------------------------------------------
@@ -247,7 +250,8 @@ class PseudoLabelHook(Hook):
             teacher_model=text_sha256(str(teacher_cfg.model)),
             labels=dict(mode=self.mode, views=self.views,
                         reproj_thresh=self.reproj_thresh,
-                        min_valid_joints=self.min_valid_joints),
+                        min_valid_joints=self.min_valid_joints,
+                        amp=self.amp),
             engine=self.options.to_dict(),
             dataset=dict(type=dataset_cfg.get('type'),
                          data_root=dataset_cfg.get('data_root'),
@@ -290,7 +294,7 @@ class PseudoLabelHook(Hook):
                            device=device)
         batches = fixed_batches(len(dataset), self.batch_size)
         local = predict_views(model, dataset, batches[rank::world_size],
-                              progress=rank == 0)
+                              progress=rank == 0, amp=self.amp)
         keypoints = gather_predictions(local, len(dataset))
         if keypoints is None:  # not rank 0
             return None

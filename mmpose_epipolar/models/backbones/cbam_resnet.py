@@ -24,7 +24,10 @@ class CBAMResNet(ResNet):
             a plain ResNet (for the ablations). Defaults to both.
         cbam_reduction (int): Reduction ratio of the channel MLP.
             Defaults to 16.
-        **kwargs: Other arguments of :class:`mmpose.models.ResNet`.
+        **kwargs: Other arguments of :class:`mmpose.models.ResNet`. With
+            ``frozen_stages >= 1`` the CBAM block before layer1 is frozen
+            with layer1 (it is that stage's input attention), so no
+            gradient is computed below layer2.
 
     Example:
         >>> import torch
@@ -51,6 +54,16 @@ class CBAMResNet(ResNet):
             self.cbam_before_layer1 = CBAM(self.stem_channels, cbam_reduction)
         if 'after_layer4' in self.cbam_positions:
             self.cbam_after_layer4 = CBAM(self.feat_dim, cbam_reduction)
+        self._freeze_stages()
+
+    def _freeze_stages(self) -> None:
+        super()._freeze_stages()
+        # ResNet.__init__ calls this before the CBAM blocks exist.
+        entry = getattr(self, 'cbam_before_layer1', None)
+        if entry is not None and self.frozen_stages >= 1:
+            entry.eval()
+            for param in entry.parameters():
+                param.requires_grad = False
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Extract features.

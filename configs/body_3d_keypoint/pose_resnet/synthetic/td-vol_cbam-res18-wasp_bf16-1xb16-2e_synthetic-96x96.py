@@ -10,15 +10,24 @@
 #   costs about 1 ms a view;
 # - Adam at 2e-3, tenfold lower for the last quarter (with the above, the
 #   quick start's 3D results were 151.9 / 137.5 mm against fp32 1e-3's
-#   154.8 / 140.4; the learning rate was not compared alone).
-# Initialised from the stage-1 2D model (load_from, set by the quick
-# start).
+#   154.8 / 140.4; the learning rate was not compared alone);
+# - the stem, the CBAM block before layer1 and layer1 frozen
+#   (frozen_stages=1): initialised from the stage-1 2D model (load_from,
+#   set by the quick start), their low-level features are kept and no
+#   gradient is computed at the two highest resolutions (0.146-0.150
+#   against 0.175-0.19 s a step, benchmarks/quickstart_step.py
+#   setting 'frozen1');
+# - the test loop's forward pass in bfloat16 too (test_cfg.fp16: MMEngine's
+#   autocast, bfloat16 on a CPU).
 _base_ = ['./td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py']
 
 optim_wrapper = dict(
     type='BF16OptimWrapper',
     optimizer=dict(type='Adam', lr=2e-3, fused=True))
 
+model = dict(backbone=dict(frozen_stages=1))
+val_cfg = dict(fp16=True)
+test_cfg = dict(fp16=True)
 train_dataloader = dict(num_workers=0, persistent_workers=False)
 val_dataloader = dict(num_workers=0, persistent_workers=False)
 test_dataloader = val_dataloader

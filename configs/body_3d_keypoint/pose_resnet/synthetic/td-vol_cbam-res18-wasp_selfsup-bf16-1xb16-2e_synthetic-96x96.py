@@ -3,7 +3,9 @@
 # pseudo-labels from the stage-1 2D model's predictions in the four views
 # of each instant, no 3D ground truth or extrinsics), with the precision,
 # data loading and learning rate of
-# td-vol_cbam-res18-wasp_bf16-1xb16-2e_synthetic-96x96.py. All three stages:
+# td-vol_cbam-res18-wasp_bf16-1xb16-2e_synthetic-96x96.py; the stage-1
+# teacher predicts the 2D of the labels in bfloat16 too (amp). All three
+# stages:
 #   python tools/selfsup_pipeline.py THIS_CONFIG --work-dir work_dirs/selfsup_synthetic_bf16
 _base_ = ['./td-vol_cbam-res18-wasp_bf16-1xb16-2e_synthetic-96x96.py']
 
@@ -20,7 +22,8 @@ pseudo_labels = dict(
     views=2,
     # 256 x 256 images: a 4 px reprojection threshold is 15 px at H36M's
     # 1000 x 1002.
-    reproj_thresh=4.0)
+    reproj_thresh=4.0,
+    amp=True)
 custom_hooks = [
     dict(type='SyncBuffersHook'),
     dict(type='UnreadableImageHook', max_skip_ratio=0.01),
