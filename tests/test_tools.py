@@ -142,7 +142,7 @@ def test_quickstart_replaces_stale_data_and_sets_old_outputs_aside(
     assert not quickstart.refresh_stale_data(str(data), str(work), cfg)
     assert (work / 'stage1_2d').is_dir()
 
-    # Data of the quick start's earlier parameters (5 actions x 48 frames).
+    # Data made with other parameters (48 frames a sequence, not 3).
     assert quickstart.refresh_stale_data(str(data), str(work),
                                          dict(cfg, frames_per_sequence=48))
     assert not work.exists()

@@ -155,24 +155,24 @@ class StageClock:
     def __init__(self):
         self.start = time.time()
         self.stages = {}
+        self.began = {}
         self.load = [os.getloadavg()[0]]
 
     @contextmanager
     def stage(self, name: str):
-        began = time.time()
+        began = self.began[name] = time.time()
         try:
             yield
         finally:
             self.stages[name] = self.stages.get(name, 0.0) + \
                 time.time() - began
 
-    def split_labels(self, stage: str, label_file: str,
-                     began: float) -> None:
+    def split_labels(self, stage: str, label_file: str) -> None:
         """Split the pseudo-labels out of ``stage``: they are made inside
         its training (``PseudoLabelHook``, before the first iteration), so
         their time is from the stage's start to the label file's
         modification (zero when the file was reused)."""
-        labels = 0.0
+        began, labels = self.began[stage], 0.0
         if osp.isfile(label_file) and osp.getmtime(label_file) > began:
             labels = osp.getmtime(label_file) - began
         total = self.stages.pop(stage)
@@ -190,7 +190,9 @@ class StageClock:
         return timings
 
 
+STAGE_1 = 'stage 1: 2D training + test PCK'
 STAGE_LABELS = 'stage 2: 2D inference + pseudo-labels'
+STAGE_3 = 'stage 3: self-supervised 3D'
 
 
 def main():
@@ -203,9 +205,8 @@ def main():
     from mmpose.registry import DATASETS
 
     from mmpose_epipolar.apis.selfsup_pipeline import (
-        stage_paths,
+        run_stages,
         train,
-        use_stage1,
     )
     from mmpose_epipolar.evaluation import (
         mean_pose_errors,
@@ -231,10 +232,10 @@ def main():
     init_default_scope('mmpose')
     with clock.stage('data'):
         # Generated here on first use, one worker process per core (the
-        # files do not depend on it); data left by an older generator are
-        # replaced.
-        # The configs' generator parameters: the trainings rebuild these
-        # datasets and must find the same data.
+        # files do not depend on it), with the configs' generator
+        # parameters (the trainings rebuild these datasets and must find
+        # the same data); data of another generator version or other
+        # parameters are replaced.
         generator_cfg = dict(
             supervised.train_dataloader.dataset.get('generator_cfg', {}))
         stale = refresh_stale_data(args.data_root, args.work_dir,
@@ -249,21 +250,14 @@ def main():
             dict(type='SyntheticMultiViewDataset', data_root=args.data_root,
                  mode='test', test_mode=True, generator_cfg=generator_cfg))
 
-    # The self-supervised pipeline (apis/selfsup_pipeline.run_stages),
-    # stage by stage so that each is timed.
-    paths = stage_paths(args.work_dir)
-    stage1.work_dir = paths['stage1']
-    with clock.stage('stage 1: 2D training + test PCK'):
-        stage1_ckpt = train(stage1, 'stage 1')
-    # Stage 2 runs inside stage 3's training: PseudoLabelHook predicts 2D
-    # with the stage-1 model, triangulates and writes the labels, and
-    # initialises the 3D network from stage 1.
-    use_stage1(selfsup, stage1_ckpt, paths['labels'])
-    selfsup.work_dir = paths['stage3']
-    began = time.time()
-    with clock.stage('stage 3: self-supervised 3D'):
-        selfsup_ckpt = train(selfsup, 'stages 2 and 3')
-    clock.split_labels('stage 3: self-supervised 3D', paths['labels'], began)
+    # The self-supervised pipeline, each training timed. The labels
+    # (stage 2) are made inside stage 3's training by its PseudoLabelHook.
+    stage_names = {'stage 1': STAGE_1, 'stages 2 and 3': STAGE_3}
+    outputs = run_stages(selfsup, stage1, args.work_dir,
+                         timed=lambda name: clock.stage(stage_names[name]))
+    clock.split_labels(STAGE_3, outputs['pseudo_labels'])
+    stage1_ckpt = outputs['stage1_checkpoint']
+    selfsup_ckpt = outputs['stage3_checkpoint']
 
     supervised.load_from = stage1_ckpt
     supervised.work_dir = osp.join(args.work_dir, 'supervised')
@@ -274,7 +268,7 @@ def main():
         results = {
             'mean-pose baseline': mean_pose_errors(train_set, test_set),
             'pseudo-labels (training views)': pseudo_label_errors(
-                paths['labels'], train_set),
+                outputs['pseudo_labels'], train_set),
             'Pose ResNet, self-supervised': evaluate(
                 selfsup, selfsup_ckpt,
                 osp.join(args.work_dir, 'eval_selfsup')),
@@ -284,8 +278,8 @@ def main():
         }
         plot_losses(
             {
-                'stage 1 (2D)': paths['stage1'],
-                'self-supervised 3D': paths['stage3'],
+                'stage 1 (2D)': outputs['stage1_logs'],
+                'self-supervised 3D': outputs['stage3_logs'],
                 'fully supervised 3D': supervised.work_dir
             }, osp.join(args.work_dir, 'loss_curves.png'))
     with open(osp.join(args.work_dir, 'results.json'), 'w') as f:

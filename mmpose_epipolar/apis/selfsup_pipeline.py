@@ -22,7 +22,8 @@ config names no ``stage3_name``).
 Command line: ``tools/selfsup_pipeline.py``.
 """
 import os.path as osp
-from typing import Dict, Optional
+from contextlib import nullcontext
+from typing import Callable, ContextManager, Dict, Optional
 
 
 def stage_paths(work_dir: str, stage3_name: str = 'selfsup') -> Dict[str, str]:
@@ -147,12 +148,28 @@ def run_pipeline(config: str, **kwargs) -> Dict[str, str]:
     return run_stages(*load_configs(config, **kwargs))
 
 
-def run_stages(cfg, stage1, work_dir: str) -> Dict[str, str]:
-    """Run stages 1 to 3 of loaded configs; see :func:`run_pipeline`."""
+def run_stages(cfg, stage1, work_dir: str,
+               timed: Optional[Callable[[str], ContextManager]] = None
+               ) -> Dict[str, str]:
+    """Run stages 1 to 3 of loaded configs; see :func:`run_pipeline`.
+
+    Args:
+        cfg (Config): The self-supervised config (stages 2 and 3).
+        stage1 (Config): The 2D pre-training config.
+        work_dir (str): Where the stages write (:func:`stage_paths`).
+        timed (callable, optional): ``timed(name)`` gives a context manager
+            around each training: ``'stage 1'`` and ``'stages 2 and 3'``
+            (e.g. a clock per stage).
+
+    Returns:
+        dict: The checkpoints, the label file and the log folders.
+    """
+    timed = timed or (lambda name: nullcontext())
     paths = stage_paths(work_dir, cfg.get('stage3_name', 'selfsup'))
 
     stage1.work_dir = paths['stage1']
-    stage1_ckpt = train(stage1, 'stage 1')
+    with timed('stage 1'):
+        stage1_ckpt = train(stage1, 'stage 1')
 
     # Stage 2 runs inside stage 3's training: PseudoLabelHook predicts 2D
     # with the stage-1 model, triangulates and writes the labels (or reuses
@@ -160,7 +177,8 @@ def run_stages(cfg, stage1, work_dir: str) -> Dict[str, str]:
     # says otherwise (the transfer-learning ablation).
     use_stage1(cfg, stage1_ckpt, paths['labels'])
     cfg.work_dir = paths['stage3']
-    stage3_ckpt = train(cfg, 'stages 2 and 3')
+    with timed('stages 2 and 3'):
+        stage3_ckpt = train(cfg, 'stages 2 and 3')
 
     outputs = dict(
         stage1_checkpoint=stage1_ckpt,
