@@ -7,7 +7,8 @@
 # closely. 900 iterations reached test PCK 0.42 (Adam 2e-3, step at 675)
 # and 0.39 (1e-3, cosine decay) against this schedule's 0.62, and a
 # 0.38-PCK teacher's labels were 181 mm off; this one's 76-124 mm
-# (PCK 0.62-0.51, by seed and thread count).
+# (PCK 0.62-0.51, by seed and thread count; all at the regulariser's
+# weight 1).
 # The heatmap regulariser weighs 4x: a joint put between its left and
 # right candidates costs the Jensen-Shannon term far more than the
 # coordinate loss, which only sees half their distance, so the network

@@ -18,12 +18,8 @@
 #   against 0.175-0.19 s a step, benchmarks/quickstart_step.py
 #   setting 'frozen1');
 # - the heatmap regulariser (2D heatmap and depth marginal) weighing 4x,
-#   as in stage 1. From the same stage-1 model and labels (seed 0,
-#   2026-12-02): self-supervised 165.5-165.9 mm against 168.8 at weight 1
-#   and 167.8 at 8; fully supervised 127.0 and 144.2 in two runs (a
-#   quick start resumed after stage 1 and one run end to end: the 3D
-#   trainings are not bit-identical across the two) against 142.5 and
-#   142.1, so within this training's run-to-run spread;
+#   as in stage 1 (in these trainings alone its effect is within their
+#   run-to-run spread: the README's "Results");
 # - the test loop's forward pass in bfloat16 too (test_cfg.fp16: MMEngine's
 #   autocast, bfloat16 on a CPU).
 _base_ = ['./td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py']
