@@ -13,7 +13,10 @@ from _dist import (
 )
 from mmengine.config import DictAction
 
-from mmpose_epipolar.apis.mmpose_tools import cpu_distributed_options
+from mmpose_epipolar.apis.mmpose_tools import (
+    cpu_distributed_options,
+    release_process_group,
+)
 
 needs_cpu_only = pytest.mark.skipif(
     torch.cuda.is_available(), reason='checks the CPU-only setup')
@@ -59,6 +62,16 @@ def test_the_users_cfg_options_win():
 def test_set_device_is_a_no_op_without_cuda():
     # MMEngine's launcher calls this with LOCAL_RANK before anything else.
     torch.cuda.set_device(1)
+
+
+def test_the_process_group_is_released(tmp_path):
+    torch.distributed.init_process_group(
+        'gloo', init_method=f'file://{tmp_path / "store"}', rank=0,
+        world_size=1)
+    assert torch.distributed.is_initialized()
+    release_process_group()
+    assert not torch.distributed.is_initialized()
+    release_process_group()  # nothing to release: a no-op
 
 
 @pytest.fixture(scope='module')

@@ -125,4 +125,20 @@ def run_mmpose_tool(name: str, argv: Optional[List[str]] = None) -> None:
     path = mmpose_tool_path(name)
     argv = cpu_distributed_options(sys.argv[1:] if argv is None else argv)
     sys.argv = [path] + argv
-    runpy.run_path(path, run_name='__main__')
+    try:
+        runpy.run_path(path, run_name='__main__')
+    finally:
+        release_process_group()
+
+
+def release_process_group() -> None:
+    """Destroy the default process group a ``--launcher`` run made.
+
+    MMEngine never does, and a gloo group left to interpreter exit can
+    abort a process whose run had finished ("terminate called without an
+    active exception", exit code -6: seen once in a CPU ``dist_test.sh``
+    after its metrics were printed).
+    """
+    if torch.distributed.is_available() and \
+            torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
