@@ -21,12 +21,15 @@ iterations of the float32 configs with bfloat16 forward passes (training,
 the teacher's 2D and the tests), Adam's fused kernel, the data loaded in
 the training process, layer1 and the stem frozen in the 3D trainings
 (initialised from stage 1), and no validation pass at the end of the 3D
-trainings (each model is tested once, here). ``--fp32`` runs the float32
-configs (about twice the time).
+trainings (each model is tested once, here). On a CPU without native
+bfloat16 kernels (no AVX-512 BF16 or AMX: emulated bfloat16 ran a
+convolution about 30x slower than float32 on one) the same configs run
+in float32 (``--precision auto``, the default).
 
 Usage:
     python tools/quickstart.py [--work-dir work_dirs/quickstart]
-        [--data-root data/synthetic_h36m] [--seed 0] [--threads N] [--fp32]
+        [--data-root data/synthetic_h36m] [--seed 0] [--threads N]
+        [--precision {auto,bf16,fp32}]
 """
 import argparse
 import copy
@@ -43,13 +46,10 @@ import mmpose_epipolar  # noqa: E402,F401
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = osp.join(ROOT, 'configs/body_3d_keypoint/pose_resnet/synthetic')
-#: (self-supervised, fully supervised) configs, by ``--fp32``.
-CONFIGS = {
-    True: ('td-vol_cbam-res18-wasp_selfsup-1xb16-2e_synthetic-96x96.py',
-           'td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py'),
-    False: ('td-vol_cbam-res18-wasp_selfsup-bf16-1xb16-2e_synthetic-96x96.py',
-            'td-vol_cbam-res18-wasp_bf16-1xb16-2e_synthetic-96x96.py'),
-}
+#: The self-supervised and fully supervised configs; stage 1 is the
+#: former's ``selfsup_pipeline.pretrain_config``.
+CONFIGS = ('td-vol_cbam-res18-wasp_selfsup-bf16-1xb16-2e_synthetic-96x96.py',
+           'td-vol_cbam-res18-wasp_bf16-1xb16-2e_synthetic-96x96.py')
 
 
 def parse_args():
@@ -60,9 +60,10 @@ def parse_args():
         '--seed', type=int, default=0,
         help='seed of weights, sampling and augmentation in every stage')
     parser.add_argument(
-        '--fp32', action='store_true',
-        help='the float32 configs (the same iterations in about twice the '
-        'time)')
+        '--precision', choices=('auto', 'bf16', 'fp32'), default='auto',
+        help='forward passes in bfloat16 or float32; auto: bfloat16 on a '
+        'GPU or a CPU with native bfloat16 kernels (AVX-512 BF16 or AMX), '
+        'float32 on other CPUs')
     parser.add_argument(
         '--threads', type=int, default=None,
         help='intra-op CPU threads (default: PyTorch\'s, one a core). On a '
@@ -74,6 +75,30 @@ def parse_args():
 def point_to_data(cfg, data_root: str) -> None:
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = data_root
+
+
+def resolve_precision(precision: str) -> str:
+    """``'bf16'`` or ``'fp32'`` for ``--precision``."""
+    if precision != 'auto':
+        return precision
+    import torch
+
+    from mmpose_epipolar.utils import cpu_has_native_bf16
+    native = torch.cuda.is_available() or cpu_has_native_bf16()
+    return 'bf16' if native else 'fp32'
+
+
+def use_float32(cfg) -> None:
+    """Run a quick-start config's bfloat16 forward passes in float32: the
+    training's (``BF16OptimWrapper``), the tests' (``fp16``) and the
+    teacher's (``pseudo_labels.amp``); nothing else changes."""
+    if cfg.optim_wrapper.type == 'BF16OptimWrapper':
+        cfg.optim_wrapper.type = 'OptimWrapper'
+    for loop in ('val_cfg', 'test_cfg'):
+        if cfg.get(loop) is not None:
+            cfg[loop].pop('fp16', None)
+    if 'pseudo_labels' in cfg:
+        cfg.pseudo_labels.amp = False
 
 
 def refresh_stale_data(data_root: str, work_dir: str,
@@ -149,11 +174,19 @@ def plot_losses(runs: dict, out_file: str) -> None:
     plt.close(fig)
 
 
+def cpu_capability() -> str:
+    """The vector instructions PyTorch's CPU kernels use (``AVX2``,
+    ``AVX512``, ...): the quick start's time depends on them."""
+    import torch
+    return torch.backends.cpu.get_cpu_capability()
+
+
 class StageClock:
     """Wall time of the quick start's stages, in seconds, in order."""
 
     def __init__(self):
         self.start = time.time()
+        self.precision = 'fp32'
         self.stages = {}
         self.began = {}
         self.load = [os.getloadavg()[0]]
@@ -184,7 +217,9 @@ class StageClock:
         import torch
         timings = dict(stages=self.stages, total=time.time() - self.start,
                        load=self.load, cpus=os.cpu_count(),
-                       threads=torch.get_num_threads())
+                       threads=torch.get_num_threads(),
+                       precision=self.precision,
+                       cpu_capability=cpu_capability())
         with open(out_file, 'w') as f:
             json.dump(timings, f, indent=2)
         return timings
@@ -213,14 +248,19 @@ def main():
         pseudo_label_errors,
     )
 
-    selfsup_name, supervised_name = CONFIGS[args.fp32]
+    selfsup_name, supervised_name = CONFIGS
     selfsup = Config.fromfile(osp.join(CONFIG_DIR, selfsup_name))
     stage1 = Config.fromfile(
         osp.join(CONFIG_DIR, selfsup.selfsup_pipeline.pretrain_config))
     supervised = Config.fromfile(osp.join(CONFIG_DIR, supervised_name))
+    clock.precision = resolve_precision(args.precision)
+    print(f'[precision] forward passes in {clock.precision} (CPU: '
+          f'{cpu_capability()})')
     for cfg in (selfsup, stage1, supervised):
         point_to_data(cfg, args.data_root)
         cfg.randomness = dict(seed=args.seed)
+        if clock.precision == 'fp32':
+            use_float32(cfg)
     for cfg in (selfsup, supervised):
         # Tested once at the end, with the per-joint chart: no validation
         # pass during or at the end of training (MMEngine validates after
@@ -294,7 +334,9 @@ def print_table(results: dict, work_dir: str, timings: dict) -> None:
         print(f'  {stage:40s} {seconds / 60:5.2f}')
     print(f'Load average (1 min) at the start and the end: '
           f'{timings["load"][0]:.2f}, {timings["load"][1]:.2f} on '
-          f'{timings["cpus"]} CPUs, {timings["threads"]} intra-op threads')
+          f'{timings["cpus"]} CPUs, {timings["threads"]} intra-op threads; '
+          f'forward passes in {timings["precision"]}, CPU kernels '
+          f'{timings["cpu_capability"]}')
     print(f'\nQuick start finished in {timings["total"] / 60:.1f} min. '
           'Synthetic test subjects S9 and S11; root-aligned errors in mm '
           '(predictions placed with the ground-truth root depth, as '
