@@ -180,8 +180,14 @@ def report_variants(args) -> None:
     from mmengine.registry import init_default_scope
 
     import mmpose_epipolar  # noqa: F401
+    from mmpose_epipolar.utils import cpu_has_native_bf16
     init_default_scope('mmpose')
     names = args.settings or list(VARIANTS)
+    if not args.settings and not cpu_has_native_bf16():
+        # Emulated bfloat16 would take many minutes a setting.
+        names = [name for name in names if 'bf16' not in name]
+        print('bf16 settings skipped: this CPU has no native bfloat16 '
+              'kernels (name them with --settings to time them anyway)')
     results = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(args.repeats):

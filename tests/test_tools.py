@@ -116,14 +116,76 @@ def test_wrong_config_key_is_named(trained, tmp_path):
     assert 'depth_binz' in output
 
 
-def test_quickstart_replaces_stale_data_and_sets_old_outputs_aside(
-        tmp_path):
+def load_quickstart():
     import importlib.util
-    import json
     spec = importlib.util.spec_from_file_location(
         'quickstart', ROOT / 'tools' / 'quickstart.py')
     quickstart = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(quickstart)
+    return quickstart
+
+
+def flat(tree, prefix=''):
+    """``{'a.b': value}`` of nested dicts."""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out = {}
+    for key, value in tree.items():
+        out.update(flat(value, f'{prefix}{key}.'))
+    return out
+
+
+def test_quickstart_float32_changes_only_the_precision():
+    from mmengine.config import Config
+    quickstart = load_quickstart()
+    selfsup = Config.fromfile(
+        os.path.join(quickstart.CONFIG_DIR, quickstart.CONFIGS[0]))
+    stage1 = Config.fromfile(
+        os.path.join(quickstart.CONFIG_DIR,
+                 selfsup.selfsup_pipeline.pretrain_config))
+    supervised = Config.fromfile(
+        os.path.join(quickstart.CONFIG_DIR, quickstart.CONFIGS[1]))
+    changed = {}
+    for name, cfg in (('selfsup', selfsup), ('stage1', stage1),
+                      ('supervised', supervised)):
+        before = flat(cfg.to_dict())
+        quickstart.use_float32(cfg)
+        after = flat(cfg.to_dict())
+        changed[name] = {
+            key: (before.get(key), after.get(key))
+            for key in set(before) | set(after)
+            if before.get(key) != after.get(key)
+        }
+    loops = {
+        'val_cfg.fp16.': (True, None),
+        'test_cfg.fp16.': (True, None),
+        'optim_wrapper.type.': ('BF16OptimWrapper', 'OptimWrapper')
+    }
+    assert changed['stage1'] == loops
+    assert changed['supervised'] == loops
+    assert changed['selfsup'] == dict(loops,
+                                      **{'pseudo_labels.amp.': (True, False)})
+
+
+@pytest.mark.parametrize('cuda,native,precision', [
+    (False, False, 'fp32'), (False, True, 'bf16'), (True, False, 'bf16')])
+def test_quickstart_auto_precision(monkeypatch, cuda, native, precision):
+    import torch
+
+    import mmpose_epipolar.utils
+    quickstart = load_quickstart()
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda)
+    monkeypatch.setattr(mmpose_epipolar.utils, 'cpu_has_native_bf16',
+                        lambda: native)
+    assert quickstart.resolve_precision('auto') == precision
+    assert quickstart.resolve_precision('fp32') == 'fp32'
+    assert quickstart.resolve_precision('bf16') == 'bf16'
+
+
+def test_quickstart_replaces_stale_data_and_sets_old_outputs_aside(
+        tmp_path):
+    import json
+    quickstart = load_quickstart()
     from mmpose_epipolar.datasets.synthetic import GENERATOR_VERSION
     from mmpose_epipolar.datasets.synthetic.generator import (
         _normalise_params,

@@ -1,5 +1,6 @@
 """BF16OptimWrapper: bfloat16 forward passes on the CPU that train like
 float32."""
+import logging
 import sys
 from pathlib import Path
 
@@ -45,3 +46,29 @@ def test_bf16_forward_trains_like_fp32():
     # Both fall from the same start; bf16 stays within 5% of fp32.
     assert bf16[-1] < 0.98 * bf16[0] and fp32[-1] < 0.98 * fp32[0]
     assert abs(bf16[-1] - fp32[-1]) < 0.05 * fp32[-1]
+
+
+@pytest.mark.parametrize('native', [False, True])
+def test_bf16_on_a_cpu_without_native_kernels_warns(monkeypatch, native):
+    from mmengine.logging import MMLogger
+
+    from mmpose_epipolar.engine.optimizers import bf16_optim_wrapper
+    monkeypatch.setattr(bf16_optim_wrapper, 'cpu_has_native_bf16',
+                        lambda: native)
+    model = torch.nn.Linear(4, 2)
+    wrapper = OPTIM_WRAPPERS.build(dict(
+        type='BF16OptimWrapper',
+        optimizer=torch.optim.Adam(model.parameters(), lr=1e-3)))
+    logger = MMLogger.get_current_instance()
+    warnings = []
+    monkeypatch.setattr(
+        logger, 'log', lambda level, msg, *args, **kwargs: warnings.append(
+            msg) if level >= logging.WARNING else None)
+    for _ in range(2):
+        with wrapper.optim_context(model):
+            out = model(torch.ones(1, 4))
+    assert out.dtype == torch.bfloat16
+    if native:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1 and 'OptimWrapper' in warnings[0]
