@@ -136,15 +136,8 @@ def flat(tree, prefix=''):
 
 
 def test_quickstart_float32_changes_only_the_precision():
-    from mmengine.config import Config
     quickstart = load_quickstart()
-    selfsup = Config.fromfile(
-        os.path.join(quickstart.CONFIG_DIR, quickstart.CONFIGS[0]))
-    stage1 = Config.fromfile(
-        os.path.join(quickstart.CONFIG_DIR,
-                 selfsup.selfsup_pipeline.pretrain_config))
-    supervised = Config.fromfile(
-        os.path.join(quickstart.CONFIG_DIR, quickstart.CONFIGS[1]))
+    selfsup, stage1, supervised = quickstart.load_configs()
     changed = {}
     for name, cfg in (('selfsup', selfsup), ('stage1', stage1),
                       ('supervised', supervised)):

@@ -77,6 +77,17 @@ def point_to_data(cfg, data_root: str) -> None:
         cfg[loader].dataset.data_root = data_root
 
 
+def load_configs() -> tuple:
+    """The self-supervised, stage-1 and fully supervised configs."""
+    from mmengine.config import Config
+    selfsup_name, supervised_name = CONFIGS
+    selfsup = Config.fromfile(osp.join(CONFIG_DIR, selfsup_name))
+    stage1 = Config.fromfile(
+        osp.join(CONFIG_DIR, selfsup.selfsup_pipeline.pretrain_config))
+    supervised = Config.fromfile(osp.join(CONFIG_DIR, supervised_name))
+    return selfsup, stage1, supervised
+
+
 def resolve_precision(precision: str) -> str:
     """``'bf16'`` or ``'fp32'`` for ``--precision``."""
     if precision != 'auto':
@@ -186,7 +197,6 @@ class StageClock:
 
     def __init__(self):
         self.start = time.time()
-        self.precision = 'fp32'
         self.stages = {}
         self.began = {}
         self.load = [os.getloadavg()[0]]
@@ -212,13 +222,13 @@ class StageClock:
         self.stages[STAGE_LABELS] = labels
         self.stages[stage] = total - labels
 
-    def save(self, out_file: str) -> dict:
+    def save(self, out_file: str, precision: str) -> dict:
         self.load.append(os.getloadavg()[0])
         import torch
         timings = dict(stages=self.stages, total=time.time() - self.start,
                        load=self.load, cpus=os.cpu_count(),
                        threads=torch.get_num_threads(),
-                       precision=self.precision,
+                       precision=precision,
                        cpu_capability=cpu_capability())
         with open(out_file, 'w') as f:
             json.dump(timings, f, indent=2)
@@ -236,7 +246,6 @@ def main():
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
-    from mmengine.config import Config
     from mmpose.registry import DATASETS
 
     from mmpose_epipolar.apis.selfsup_pipeline import (
@@ -248,18 +257,14 @@ def main():
         pseudo_label_errors,
     )
 
-    selfsup_name, supervised_name = CONFIGS
-    selfsup = Config.fromfile(osp.join(CONFIG_DIR, selfsup_name))
-    stage1 = Config.fromfile(
-        osp.join(CONFIG_DIR, selfsup.selfsup_pipeline.pretrain_config))
-    supervised = Config.fromfile(osp.join(CONFIG_DIR, supervised_name))
-    clock.precision = resolve_precision(args.precision)
-    print(f'[precision] forward passes in {clock.precision} (CPU: '
+    selfsup, stage1, supervised = load_configs()
+    precision = resolve_precision(args.precision)
+    print(f'[precision] forward passes in {precision} (CPU: '
           f'{cpu_capability()})')
     for cfg in (selfsup, stage1, supervised):
         point_to_data(cfg, args.data_root)
         cfg.randomness = dict(seed=args.seed)
-        if clock.precision == 'fp32':
+        if precision == 'fp32':
             use_float32(cfg)
     for cfg in (selfsup, supervised):
         # Tested once at the end, with the per-joint chart: no validation
@@ -324,7 +329,8 @@ def main():
             }, osp.join(args.work_dir, 'loss_curves.png'))
     with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
         json.dump(results, f, indent=2)
-    timings = clock.save(osp.join(args.work_dir, 'timings.json'))
+    timings = clock.save(osp.join(args.work_dir, 'timings.json'),
+                         precision)
     print_table(results, args.work_dir, timings)
 
 
