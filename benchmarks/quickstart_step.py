@@ -19,6 +19,9 @@ under each setting and prints it as a ratio to plain float32:
 - ``fp32+fused+frozen1``: the same in float32 (what the quick start
   runs on a CPU without native bfloat16 kernels, where the bf16 settings
   are skipped);
+- ``...+w32``: the same on the quick start's half-width ResNet-18
+  (``synthetic/td-vol_cbam-res18-w32-wasp_2d-bf16-...``: 32 to 256
+  channels instead of 64 to 512);
 - each of those with 1 intra-op thread (what remains when a data-loading
   worker or another job takes the other core of a 2-core machine: with
   two threads on a contended machine a step ran up to 10x slower, with
@@ -29,6 +32,7 @@ initialisation) is printed too: bf16 must stay close to fp32 (whether it
 trains to the same accuracy is a training run's question).
 
     python benchmarks/quickstart_step.py [--steps 10] [--batch 16]
+        [--settings fp32 bf16+fused ...]
 """
 import argparse
 import os.path as osp
@@ -46,16 +50,22 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(
     ROOT, 'configs/body_3d_keypoint/pose_resnet/synthetic/'
     'td-vol_cbam-res18-wasp_2d-1xb16-4e_synthetic-96x96.py')
+HALF_WIDTH_CONFIG = osp.join(
+    ROOT, 'configs/body_3d_keypoint/pose_resnet/synthetic/'
+    'td-vol_cbam-res18-w32-wasp_2d-bf16-1xb16-8e_synthetic-96x96.py')
 SETTINGS = ('fp32', 'channels_last', 'bf16', 'channels_last+bf16',
-            'bf16+fused', 'bf16+fused+frozen1', 'fp32+fused+frozen1')
+            'bf16+fused', 'bf16+fused+frozen1', 'fp32+fused+frozen1',
+            'fp32+fused+w32', 'bf16+fused+w32', 'bf16+fused+frozen1+w32',
+            'fp32+fused+frozen1+w32')
 
 
 def time_setting(setting: str, args) -> dict:
     """Median step seconds and the last step's loss of one setting."""
     from mmengine.config import Config
-    cfg = Config.fromfile(CONFIG)
+    config = HALF_WIDTH_CONFIG if 'w32' in setting else CONFIG
+    cfg = Config.fromfile(config)
     torch.manual_seed(0)
-    model, codec = build(CONFIG, cfg.codec.input_size[0],
+    model, codec = build(config, cfg.codec.input_size[0],
                          cfg.model.head.depth_bins)
     if 'frozen1' in setting:
         model.backbone.frozen_stages = 1
@@ -82,16 +92,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--steps', type=int, default=10)
     parser.add_argument('--batch', type=int, default=16)
+    parser.add_argument(
+        '--settings', nargs='+', choices=SETTINGS, default=SETTINGS,
+        help='the settings to time (the first is the ratios\' baseline)')
     args = parser.parse_args(argv)
     from mmengine.registry import init_default_scope
 
     import mmpose_epipolar  # noqa: F401
     init_default_scope('mmpose')
     from mmpose_epipolar.utils import cpu_has_native_bf16
-    settings = SETTINGS
+    settings = args.settings
     if not cpu_has_native_bf16():
         # Emulated bfloat16 would take minutes a setting.
-        settings = [s for s in SETTINGS if 'bf16' not in s]
+        settings = [s for s in settings if 'bf16' not in s]
         print('bf16 settings skipped: this CPU has no native bfloat16 '
               f'kernels ({torch.backends.cpu.get_cpu_capability()})')
     threads = torch.get_num_threads()
@@ -104,10 +117,10 @@ def main(argv=None):
     base = rows[0][2]
     print(f'quick-start network, batch {args.batch}, median of {args.steps} '
           f'steps, CPU ({threads} threads available)')
-    print(f'{"threads":>7s}  {"setting":20s} {"step s":>7s} {"x fp32":>7s} '
+    print(f'{"threads":>7s}  {"setting":22s} {"step s":>7s} {"x fp32":>7s} '
           f'{"last loss":>11s}')
     for num_threads, setting, r in rows:
-        print(f'{num_threads:7d}  {setting:20s} {r["step"]:7.3f} '
+        print(f'{num_threads:7d}  {setting:22s} {r["step"]:7.3f} '
               f'{r["step"] / base["step"]:7.2f} {r["loss"]:11.5f}')
 
 
