@@ -90,6 +90,8 @@ def test_measured_numbers_are_the_quick_start_ones(models, repo_root):
         'td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96',
         'td-vol_cbam-res18-wasp_2d-1xb16-8e_synthetic-96x96',
         'td-vol_cbam-res18-wasp_selfsup-1xb16-4e_synthetic-96x96',
+        'td-vol_cbam-res18-w32-wasp_selfsup-bf16-1xb16-2e_synthetic-96x96',
+        'td-vol_cbam-res18-w32-wasp_bf16-1xb16-2e_synthetic-96x96',
     }
     for name, metrics in measured.items():
         for key, value in metrics.items():
@@ -121,7 +123,8 @@ def test_every_config_builds(models, repo_root):
      ['10.3390/s23063057', 'Kocabas, Muhammed and Karagoz, Salih and Akbas',
       'Ionescu, Catalin', '74.6', '51.8', 'not yet measured']),
     ('configs/body_3d_keypoint/pose_resnet/synthetic/pose_resnet_synthetic.md',
-     ['10.3390/s23063057', 'Kocabas, Muhammed', '154.8', '140.4', '266.8']),
+     ['10.3390/s23063057', 'Kocabas, Muhammed', '154.8', '140.4', '266.8',
+      '116.8', '122.7']),
     ('configs/body_3d_keypoint/pose_resnet/mpii/pose_resnet_mpii.md',
      ['10.3390/s23063057', 'Kocabas, Muhammed', 'Andriluka',
       'not yet measured']),
