@@ -2,9 +2,12 @@
 
 The quick start's cost is its training steps (stage 1, then two 3D
 trainings). This times one step (forward + backward + Adam) of the quick
-start's model (``synthetic/td-vol_cbam-res18-wasp_2d-1xb16-4e_...``: CBAM
-ResNet-18, WASP, volumetric head, 96 x 96 input, batch 16) in one process
-under each setting and prints it as a ratio to plain float32:
+start's model at full width
+(``synthetic/td-vol_cbam-res18-wasp_2d-1xb16-4e_...``: CBAM ResNet-18,
+WASP, volumetric head, 96 x 96 input, batch 16; the ``w32`` settings: the
+quick start's own half width) in one process
+under each setting and prints it as a ratio to the first one (plain
+float32 by default):
 
 - ``fp32``: the default;
 - ``channels_last``: model and input in NHWC (oneDNN's preferred layout);
@@ -116,8 +119,9 @@ def main(argv=None):
     torch.set_num_threads(threads)
     base = rows[0][2]
     print(f'quick-start network, batch {args.batch}, median of {args.steps} '
-          f'steps, CPU ({threads} threads available)')
-    print(f'{"threads":>7s}  {"setting":22s} {"step s":>7s} {"x fp32":>7s} '
+          f'steps, CPU ({threads} threads available); "x base": the step '
+          f'time against {rows[0][1]!r} with {rows[0][0]} threads')
+    print(f'{"threads":>7s}  {"setting":22s} {"step s":>7s} {"x base":>7s} '
           f'{"last loss":>11s}')
     for num_threads, setting, r in rows:
         print(f'{num_threads:7d}  {setting:22s} {r["step"]:7.3f} '

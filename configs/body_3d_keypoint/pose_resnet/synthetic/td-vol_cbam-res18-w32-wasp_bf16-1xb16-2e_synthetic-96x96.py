@@ -10,9 +10,9 @@
 #   backward and Adam's step on the float32 weights) and Adam's fused CPU
 #   kernel (0.008 against 0.025 s a step for the per-tensor loop);
 # - the data loaded in the training process: on 2 cores a loader worker
-#   competes with the two intra-op threads (0.15 against 0.18-0.19 s an
-#   iteration, benchmarks/quickstart_profile.py --variants); the pipeline
-#   costs about 1 ms a view;
+#   competes with the two intra-op threads (full width: 0.15 against
+#   0.18-0.19 s an iteration, benchmarks/quickstart_profile.py
+#   --variants); the 2D pipeline costs about 2.7 ms a view (2026-12-03);
 # - Adam at 2e-3, tenfold lower for the last quarter (with the above, the
 #   quick start's 3D results were 151.9 / 137.5 mm against fp32 1e-3's
 #   154.8 / 140.4; the learning rate was not compared alone);
