@@ -67,15 +67,19 @@ class TopdownVolumetricEstimator(TopdownPoseEstimator):
         """
         batch_data_samples = super().add_pred_to_datasample(
             batch_pred_instances, batch_pred_fields, batch_data_samples)
-        for data_sample in batch_data_samples:
-            self._split_depth(data_sample)
+        lifted = [s for s in batch_data_samples if self._split_depth(s)]
+        self._lift_to_camera(lifted)
         return batch_data_samples
 
-    def _split_depth(self, data_sample: PoseDataSample) -> None:
+    def _split_depth(self, data_sample: PoseDataSample) -> bool:
+        """Split (x, y, depth) into ``keypoints`` and ``keypoints_depth``;
+        where the camera or the root depth is unknown, set root-relative
+        weak-perspective ``keypoints_3d``. Whether the sample can be lifted
+        to camera space (by :meth:`_lift_to_camera`)."""
         pred: InstanceData = data_sample.pred_instances
         keypoints = np.asarray(pred.keypoints, np.float64)
         if keypoints.shape[-1] != 3:
-            return
+            return False
         meta = data_sample.metainfo
         image_px_per_crop_px = (
             np.asarray(meta['input_scale'], np.float64).reshape(-1)[0] /
@@ -86,19 +90,50 @@ class TopdownVolumetricEstimator(TopdownPoseEstimator):
         pred.keypoints_depth = depth.astype(np.float32)
 
         camera = meta.get('camera_param', {})
-        intrinsics = camera.get('intrinsics')
-        root_depth = root_depth_of(data_sample, self.root_index)
-        if intrinsics is not None and root_depth is not None:
-            pred.keypoints_3d = lift_to_camera(
-                keypoints_2d, depth, np.asarray(intrinsics), root_depth,
-                camera.get('distortion')).astype(np.float32)
-            pred.set_metainfo(dict(keypoints_3d_unit='camera'))
-        else:
-            rel = np.concatenate([
-                keypoints_2d - keypoints_2d[:, self.root_index:
-                                            self.root_index + 1],
-                depth[..., None]
-            ], axis=-1)
-            pred.keypoints_3d = rel.astype(np.float32)
-            pred.set_metainfo(
-                dict(keypoints_3d_unit='image_px_root_relative'))
+        if camera.get('intrinsics') is not None and \
+                root_depth_of(data_sample, self.root_index) is not None:
+            return True
+        root = keypoints_2d[:, self.root_index:self.root_index + 1]
+        rel = np.concatenate([keypoints_2d - root, depth[..., None]], -1)
+        pred.keypoints_3d = rel.astype(np.float32)
+        pred.set_metainfo(dict(keypoints_3d_unit='image_px_root_relative'))
+        return False
+
+    def _lift_to_camera(self, data_samples: list) -> None:
+        """Camera-space ``keypoints_3d`` of the samples with intrinsics and
+        root depth, in one batched call (the lens model's Newton inversion
+        costs about 1.6 ms a call on one sample's joints, most of it per
+        call)."""
+        if not data_samples:
+            return
+        counts, keypoints, depth, intrinsics, distortion, root_depth = \
+            [], [], [], [], [], []
+        for sample in data_samples:
+            pred, camera = sample.pred_instances, \
+                sample.metainfo['camera_param']
+            num = len(pred.keypoints)
+            counts.append(num)
+            keypoints.append(pred.keypoints)
+            depth.append(pred.keypoints_depth)
+            intrinsics.append(np.broadcast_to(
+                np.asarray(camera['intrinsics'], np.float64), (num, 3, 3)))
+            lens = np.zeros(5) if camera.get('distortion') is None else \
+                np.asarray(camera['distortion'], np.float64).reshape(-1)
+            if lens.shape != (5, ):
+                raise ValueError(
+                    f"camera_param['distortion'] of "
+                    f"{sample.metainfo.get('img_path', 'a sample')} has "
+                    f'{lens.size} coefficients; expected OpenCV\'s five '
+                    '[k1, k2, p1, p2, k3]')
+            distortion.append(np.broadcast_to(lens, (num, 5)))
+            root_depth.append(np.broadcast_to(
+                root_depth_of(sample, self.root_index), (num, )))
+        points = lift_to_camera(
+            np.concatenate(keypoints), np.concatenate(depth),
+            np.concatenate(intrinsics), np.concatenate(root_depth),
+            np.concatenate(distortion)).astype(np.float32)
+        for sample, part in zip(data_samples,
+                                np.split(points, np.cumsum(counts)[:-1])):
+            sample.pred_instances.keypoints_3d = part
+            sample.pred_instances.set_metainfo(
+                dict(keypoints_3d_unit='camera'))

@@ -65,11 +65,11 @@ train_pipeline = [
     dict(type='AttachKeypointDepth'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(
-        type='RandomBBoxTransform',
+        type='FastRandomBBoxTransform',
         shift_prob=0,
         scale_factor=(0.9, 1.1),
         rotate_factor=0),
-    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='ContiguousTopdownAffine', input_size=input_size),
     dict(type='SyntheticOcclusion', bank_file={{_base_.occluder_bank}},
          prob=0.5),
     dict(type='GenerateTarget', encoder=codec),
@@ -82,6 +82,6 @@ train_dataloader = dict(
 test_pipeline = [
     dict(type='LoadImageOrSkip', test_mode=True),
     dict(type='GetBBoxCenterScale'),
-    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='ContiguousTopdownAffine', input_size=input_size),
     dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}})
 ]

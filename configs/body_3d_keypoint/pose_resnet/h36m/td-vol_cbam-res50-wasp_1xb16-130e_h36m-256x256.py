@@ -32,11 +32,11 @@ train_pipeline = [
     dict(type='AttachKeypointDepth'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(
-        type='RandomBBoxTransform',
+        type='FastRandomBBoxTransform',
         shift_prob=0,
         scale_factor=(0.75, 1.25),
         rotate_factor=30),
-    dict(type='TopdownAffine', input_size={{_base_.input_size}}),
+    dict(type='ContiguousTopdownAffine', input_size={{_base_.input_size}}),
     dict(type='SyntheticOcclusion', bank_file=occluder_bank, prob=0.5),
     dict(type='GenerateTarget', encoder={{_base_.codec}}),
     dict(type='PackPoseInputs', meta_keys=meta_keys)
@@ -44,7 +44,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageOrSkip', test_mode=True),
     dict(type='GetBBoxCenterScale'),
-    dict(type='TopdownAffine', input_size={{_base_.input_size}}),
+    dict(type='ContiguousTopdownAffine', input_size={{_base_.input_size}}),
     dict(type='PackPoseInputs', meta_keys=meta_keys)
 ]
 

@@ -40,11 +40,11 @@ train_pipeline = [
     dict(type='AttachKeypointDepth'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(
-        type='RandomBBoxTransform',
+        type='FastRandomBBoxTransform',
         shift_prob=0,
         scale_factor=(0.75, 1.25),
         rotate_factor=30),
-    dict(type='TopdownAffine', input_size={{_base_.input_size}}),
+    dict(type='ContiguousTopdownAffine', input_size={{_base_.input_size}}),
     dict(type='SyntheticOcclusion', bank_file={{_base_.occluder_bank}},
          prob=0.5),
     dict(type='GenerateTarget', encoder={{_base_.codec}}),

@@ -38,11 +38,11 @@ train_pipeline = [
     dict(type='GetBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(
-        type='RandomBBoxTransform',
+        type='FastRandomBBoxTransform',
         shift_prob=0,
         scale_factor=(0.75, 1.25),
         rotate_factor=30),
-    dict(type='TopdownAffine', input_size={{_base_.input_size}}),
+    dict(type='ContiguousTopdownAffine', input_size={{_base_.input_size}}),
     dict(type='GenerateTarget', encoder={{_base_.codec}}),
     dict(type='PackPoseInputs', meta_keys=meta_keys)
 ]
@@ -50,7 +50,7 @@ val_pipeline = [
     dict(type='LoadImageOrSkip', test_mode=True),
     mpii_to_h36m16,
     dict(type='GetBBoxCenterScale'),
-    dict(type='TopdownAffine', input_size={{_base_.input_size}}),
+    dict(type='ContiguousTopdownAffine', input_size={{_base_.input_size}}),
     dict(type='PackPoseInputs', meta_keys=meta_keys)
 ]
 

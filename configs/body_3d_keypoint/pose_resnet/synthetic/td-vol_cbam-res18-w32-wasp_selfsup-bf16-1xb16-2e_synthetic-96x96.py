@@ -37,11 +37,11 @@ train_pipeline = [
     dict(type='AttachKeypointDepth'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(
-        type='RandomBBoxTransform',
+        type='FastRandomBBoxTransform',
         shift_prob=0,
         scale_factor=(0.9, 1.1),
         rotate_factor=0),
-    dict(type='TopdownAffine', input_size={{_base_.input_size}}),
+    dict(type='ContiguousTopdownAffine', input_size={{_base_.input_size}}),
     dict(type='GenerateTarget', encoder={{_base_.codec}}),
     dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}})
 ]

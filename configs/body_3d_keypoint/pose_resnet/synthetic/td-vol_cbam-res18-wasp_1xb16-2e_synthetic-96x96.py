@@ -57,18 +57,18 @@ train_pipeline = [
     dict(type='AttachKeypointDepth'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(
-        type='RandomBBoxTransform',
+        type='FastRandomBBoxTransform',
         shift_prob=0,
         scale_factor=(0.9, 1.1),
         rotate_factor=0),
-    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='ContiguousTopdownAffine', input_size=input_size),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs', meta_keys=meta_keys)
 ]
 test_pipeline = [
     dict(type='LoadImageOrSkip', test_mode=True),
     dict(type='GetBBoxCenterScale'),
-    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='ContiguousTopdownAffine', input_size=input_size),
     dict(type='PackPoseInputs', meta_keys=meta_keys)
 ]
 
