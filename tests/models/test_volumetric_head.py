@@ -190,3 +190,32 @@ def test_heatmap_loss_is_zero_at_the_target_and_masks_bad_labels():
              depth_bins=4, deconv_out_channels=(8, ),
              deconv_kernel_sizes=(4, ))).loss_from_coords(
                  coords, labels, weights, exact)
+
+
+def test_3d_head_loads_a_2d_head_into_every_depth_bin():
+    """A 2D pre-training (depth_bins=1) transfers whole: the 3D head
+    predicts the 2D head's (x, y) and heatmaps, at the middle depth, and
+    trains from there; other depth resolutions still fail the shape
+    check."""
+    from mmengine.runner.checkpoint import load_state_dict
+
+    def head(depth_bins):
+        torch.manual_seed(depth_bins)
+        return MODELS.build(dict(
+            type='VolumetricHeatmapHead', in_channels=32, num_keypoints=5,
+            depth_bins=depth_bins, deconv_out_channels=(16, ),
+            deconv_kernel_sizes=(4, ))).eval()
+
+    head_2d, head_3d = head(1), head(8)
+    feats = (torch.randn(2, 32, 6, 6), )
+    before, _ = head_3d(feats)
+    load_state_dict(head_3d, head_2d.state_dict(), strict=True)
+    coords_2d, heatmaps_2d = head_2d(feats)
+    coords_3d, heatmaps_3d = head_3d(feats)
+    assert not torch.allclose(before[..., :2], coords_2d[..., :2])
+    torch.testing.assert_close(coords_3d[..., :2], coords_2d[..., :2])
+    torch.testing.assert_close(heatmaps_3d, heatmaps_2d)
+    torch.testing.assert_close(coords_3d[..., 2], torch.zeros(2, 5),
+                               atol=1e-6, rtol=0)
+    with pytest.raises(RuntimeError, match='size mismatch'):
+        load_state_dict(head(6), head(4).state_dict(), strict=True)

@@ -56,7 +56,8 @@ class VolumetricHeatmapHead(HeatmapHead):
     ``num_keypoints * depth_bins`` channels viewed as a (B, J, D, H, W)
     volume. The same head serves 2D training (MPII): the codec then gives
     zero z weights, so depth is marginalised by the soft-argmax and masked
-    out of the loss.
+    out of the loss; with ``depth_bins=1`` it is a plain 2D head, without
+    the volume's cost, whose weights a 3D head loads into every depth bin.
 
     Args:
         in_channels (int): Input channels of the last feature map.
@@ -122,6 +123,29 @@ class VolumetricHeatmapHead(HeatmapHead):
             'axis_weights',
             torch.tensor(axis_weights, dtype=torch.float32),
             persistent=False)
+
+    def _load_state_dict_pre_hook(self, state_dict, prefix, local_meta,
+                                  *args, **kwargs):
+        """MMPose's conversion of old :class:`HeatmapHead` checkpoints, and
+        a 2D head's (``depth_bins=1``) final layer put in every depth bin
+        of this one, so a 2D pre-training transfers whole.
+
+        Each bin then has the 2D logits: the softmax over D x H x W has the
+        2D model's heatmap as its depth marginal (the 2D predictions are
+        the 2D model's) and a uniform depth, whose expectation is the
+        volume's middle (the root's depth); the 3D training starts from
+        there. A final layer of any other depth resolution is left to the
+        loader's shape check.
+        """
+        super()._load_state_dict_pre_hook(state_dict, prefix, local_meta,
+                                          *args, **kwargs)
+        if self.depth_bins == 1 or getattr(self, 'final_layer', None) is None:
+            return
+        for name in ('weight', 'bias'):
+            key = f'{prefix}final_layer.{name}'
+            value = state_dict.get(key)
+            if value is not None and value.shape[0] == self.num_keypoints:
+                state_dict[key] = value.repeat_interleave(self.depth_bins, 0)
 
     def forward_volume(self, feats: Tuple[Tensor, ...]) -> Tensor:
         """Predict the volumetric heatmap logits.
