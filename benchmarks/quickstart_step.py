@@ -25,6 +25,11 @@ float32 by default):
 - ``...+w32``: the same on the quick start's half-width ResNet-18
   (``synthetic/td-vol_cbam-res18-w32-wasp_2d-bf16-...``: 32 to 256
   channels instead of 64 to 512);
+- ``...+w32+2d``: the quick start's stage 1, whose head is 2D
+  (``depth_bins=1``: no volume; every other setting has the 3D
+  trainings' 24 depth bins);
+- ``...+frozen4+w32``: the whole backbone frozen (``frozen_stages=4``):
+  only WASP and the head are trained;
 - each of those with 1 intra-op thread (what remains when a data-loading
   worker or another job takes the other core of a 2-core machine: with
   two threads on a contended machine a step ran up to 10x slower, with
@@ -55,11 +60,13 @@ CONFIG = osp.join(
     'td-vol_cbam-res18-wasp_2d-1xb16-4e_synthetic-96x96.py')
 HALF_WIDTH_CONFIG = osp.join(
     ROOT, 'configs/body_3d_keypoint/pose_resnet/synthetic/'
-    'td-vol_cbam-res18-w32-wasp_2d-bf16-1xb16-8e_synthetic-96x96.py')
+    'td-vol_cbam-res18-w32-wasp_2d-bf16-1xb16-7e_synthetic-96x96.py')
 SETTINGS = ('fp32', 'channels_last', 'bf16', 'channels_last+bf16',
             'bf16+fused', 'bf16+fused+frozen1', 'fp32+fused+frozen1',
             'fp32+fused+w32', 'bf16+fused+w32', 'bf16+fused+frozen1+w32',
-            'fp32+fused+frozen1+w32')
+            'fp32+fused+frozen1+w32', 'bf16+fused+w32+2d',
+            'fp32+fused+w32+2d', 'bf16+fused+frozen4+w32',
+            'fp32+fused+frozen4+w32')
 
 
 def time_setting(setting: str, args) -> dict:
@@ -67,11 +74,14 @@ def time_setting(setting: str, args) -> dict:
     from mmengine.config import Config
     config = HALF_WIDTH_CONFIG if 'w32' in setting else CONFIG
     cfg = Config.fromfile(config)
+    # The 3D trainings' volume (the full-width config's), or a 2D head.
+    depth_bins = 1 if '2d' in setting else \
+        Config.fromfile(CONFIG).model.head.depth_bins
     torch.manual_seed(0)
-    model, codec = build(config, cfg.codec.input_size[0],
-                         cfg.model.head.depth_bins)
-    if 'frozen1' in setting:
-        model.backbone.frozen_stages = 1
+    model, codec = build(config, cfg.codec.input_size[0], depth_bins)
+    for frozen in (1, 4):
+        if f'frozen{frozen}' in setting:
+            model.backbone.frozen_stages = frozen
     model.train()  # freezes the frozen stages
     data = make_batch(codec, args.batch, cfg.codec.input_size[0],
                       cfg.model.head.num_keypoints, 'cpu')

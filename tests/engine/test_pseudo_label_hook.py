@@ -359,3 +359,23 @@ def test_bf16_teacher_predicts_what_fp32_does(runner):
     assert hook.amp is True
     assert hook._fingerprint(runner, infos, teacher_cfg)['labels'] == \
         dict(plain['labels'], amp=True)
+
+
+def test_teacher_flip_test_option_sets_only_the_teachers(runner):
+    """``flip_test`` overrides the teacher's test-time flip (not the
+    trained model's), and a file made the other way is rebuilt: the option
+    is in the fingerprint's teacher model."""
+    hook = hook_of(runner)
+    hook._resolve(runner)
+    default = hook._teacher_cfg(runner)
+    assert hook.flip_test is None
+    assert default.model.test_cfg.flip_test is True
+    runner.cfg.pseudo_labels.flip_test = False
+    hook._resolve(runner)
+    plain = hook._teacher_cfg(runner)
+    assert plain.model.test_cfg.flip_test is False
+    assert runner.cfg.model.test_cfg.flip_test is True
+    dataset = hook._teacher_dataset(runner, plain)
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    assert hook._fingerprint(runner, infos, plain)['teacher_model'] != \
+        hook._fingerprint(runner, infos, default)['teacher_model']

@@ -83,6 +83,9 @@ class PseudoLabelHook(Hook):
     - ``batch_size`` (int): views per teacher batch (32);
     - ``amp`` (bool): the teacher predicts under MMEngine's autocast
       (bfloat16 on a CPU), as a test loop with ``fp16=True`` (False);
+    - ``flip_test`` (bool, optional): whether the teacher also predicts
+      the mirrored view and averages; None (default) keeps its config's
+      ``model.test_cfg.flip_test``;
     - ``teacher_layout`` (str, optional): the teacher's joint layout
       (``'coco17'``, ``'mpii16'``, ``'h36m17'``) when it is not the
       dataset's; None infers it from the teacher's dataset metainfo. Its
@@ -98,7 +101,7 @@ class PseudoLabelHook(Hook):
         label_file=None, teacher_checkpoint=None, teacher_config=None,
         mode='pooled', views=2, reproj_thresh=15.0, min_valid_joints=8,
         engine=None, on_mismatch='rebuild', init_from_teacher=True,
-        batch_size=32, teacher_layout=None, amp=False)
+        batch_size=32, teacher_layout=None, amp=False, flip_test=None)
 
     def __init__(self, cfg_key: str = 'pseudo_labels', **options) -> None:
         unknown = sorted(set(options) - set(self.DEFAULTS))
@@ -147,6 +150,8 @@ class PseudoLabelHook(Hook):
         self.init_from_teacher = bool(opts['init_from_teacher'])
         self.batch_size = int(opts['batch_size'])
         self.amp = bool(opts['amp'])
+        self.flip_test = (None if opts['flip_test'] is None else
+                          bool(opts['flip_test']))
         self.teacher_layout = opts['teacher_layout']
 
     # The stages of before_train -------------------------------------------
@@ -214,6 +219,15 @@ class PseudoLabelHook(Hook):
                 'first, e.g. with tools/selfsup_pipeline.py)')
 
     def _teacher_cfg(self, runner):
+        cfg = self._teacher_base_cfg(runner)
+        if self.flip_test is None:
+            return cfg
+        cfg = copy.deepcopy(cfg)
+        cfg.model['test_cfg'] = dict(cfg.model.get('test_cfg') or {},
+                                     flip_test=self.flip_test)
+        return cfg
+
+    def _teacher_base_cfg(self, runner):
         from mmengine.config import Config
         if self.teacher_config is None:
             return runner.cfg
