@@ -60,7 +60,7 @@ CONFIG = osp.join(
     'td-vol_cbam-res18-wasp_2d-1xb16-4e_synthetic-96x96.py')
 HALF_WIDTH_CONFIG = osp.join(
     ROOT, 'configs/body_3d_keypoint/pose_resnet/synthetic/'
-    'td-vol_cbam-res18-w32-wasp_2d-bf16-1xb16-7e_synthetic-96x96.py')
+    'td-vol_cbam-res18-w32-wasp_2d-bf16-1xb16-8e_synthetic-96x96.py')
 SETTINGS = ('fp32', 'channels_last', 'bf16', 'channels_last+bf16',
             'bf16+fused', 'bf16+fused+frozen1', 'fp32+fused+frozen1',
             'fp32+fused+w32', 'bf16+fused+w32', 'bf16+fused+frozen1+w32',

@@ -19,7 +19,7 @@ seconds per iteration of each training).
 The configs are the synthetic ``*w32*bf16*_synthetic-96x96.py`` ones:
 the network of the float32 configs at half the width (ResNet-18 with 32
 to 256 channels); stage 1 with a 2D head (``depth_bins=1``, which the 3D
-heads load into each of their depth bins) for 2100 iterations with Adam
+heads load into each of their depth bins) for 2400 iterations with Adam
 at 5e-3; the two 3D trainings for 600 iterations with the backbone
 frozen (initialised from stage 1: WASP and the head are trained);
 bfloat16 forward passes (training, the teacher's 2D and the tests),

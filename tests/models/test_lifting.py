@@ -65,7 +65,7 @@ def test_estimator_lifts_a_batch_of_cameras_as_each_sample_alone(
     from mmpose.structures import PoseDataSample
     cfg = Config.fromfile(
         str(repo_root / 'configs/body_3d_keypoint/pose_resnet/synthetic/'
-            'td-vol_cbam-res18-w32-wasp_2d-bf16-1xb16-7e_synthetic-96x96.py'))
+            'td-vol_cbam-res18-w32-wasp_2d-bf16-1xb16-8e_synthetic-96x96.py'))
     estimator = MODELS.build(cfg.model)
     samples, expected = [], []
     for k, d, points, pixels in h36m_samples(shared_data):

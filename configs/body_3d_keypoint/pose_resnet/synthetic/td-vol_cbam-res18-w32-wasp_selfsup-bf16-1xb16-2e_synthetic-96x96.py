@@ -13,14 +13,14 @@
 _base_ = ['./td-vol_cbam-res18-w32-wasp_bf16-1xb16-2e_synthetic-96x96.py']
 
 selfsup_pipeline = dict(
-    pretrain_config='td-vol_cbam-res18-w32-wasp_2d-bf16-1xb16-7e_synthetic-96x96.py')
+    pretrain_config='td-vol_cbam-res18-w32-wasp_2d-bf16-1xb16-8e_synthetic-96x96.py')
 pseudo_label_file = 'work_dirs/selfsup_synthetic_bf16/pseudo_labels.npz'
 pseudo_labels = dict(
     label_file=pseudo_label_file,
     # What stage 1 writes (tools/selfsup_pipeline.py --work-dir
     # work_dirs/selfsup_synthetic_bf16); load_from is unset, so the 3D
     # network starts from these weights too (transfer learning).
-    teacher_checkpoint='work_dirs/selfsup_synthetic_bf16/stage1_2d/epoch_7.pth',
+    teacher_checkpoint='work_dirs/selfsup_synthetic_bf16/stage1_2d/epoch_8.pth',
     mode='pooled',
     views=2,
     # 256 x 256 images: a 4 px reprojection threshold is 15 px at H36M's
