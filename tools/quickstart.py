@@ -16,16 +16,14 @@ each stage is printed at the end and written to ``timings.json``
 (``benchmarks/quickstart_profile.py --logs WORK_DIR`` reads it with the
 seconds per iteration of each training).
 
-The configs are the synthetic ``*w32*bf16*_synthetic-96x96.py`` ones:
-the network of the float32 configs at half the width (ResNet-18 with 32
-to 256 channels); stage 1 with a 2D head (``depth_bins=1``, which the 3D
-heads load into each of their depth bins) for 2400 iterations with Adam
-at 5e-3; the two 3D trainings for 600 iterations with the backbone
-frozen (initialised from stage 1: WASP and the head are trained);
-bfloat16 forward passes (training, the teacher's 2D and the tests),
-Adam's fused kernel, the data loaded in the training process, and no
-validation pass at the end of the 3D trainings (each model is tested
-once, here). On a CPU without native
+The configs are the synthetic ``*w32*bf16*_synthetic-96x96.py`` ones: the
+network of the float32 configs at half the width (ResNet-18 with 32 to 256
+channels), stage 1 for twice their iterations (2400; the 3D trainings
+keep their 600), bfloat16 forward passes (training, the teacher's 2D and
+the tests), Adam's fused kernel, the data loaded in the training process,
+layer1 and the stem frozen in the 3D trainings (initialised from stage
+1), and no validation pass at the end of the 3D trainings (each model is
+tested once, here). On a CPU without native
 bfloat16 kernels (no AVX-512 BF16 or AMX: emulated bfloat16 ran a
 convolution about 30x slower than float32 on one) the same configs run
 in float32 (``--precision auto``, the default).

@@ -40,7 +40,7 @@ train_pipeline = [
     dict(type='AttachKeypointDepth'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(
-        type='FastRandomBBoxTransform',
+        type='RandomBBoxTransform',
         shift_prob=0,
         scale_factor=(0.75, 1.25),
         rotate_factor=30),

@@ -16,15 +16,12 @@
 # - Adam at 2e-3, tenfold lower for the last quarter (with the above, the
 #   quick start's 3D results were 151.9 / 137.5 mm against fp32 1e-3's
 #   154.8 / 140.4; the learning rate was not compared alone);
-# - the whole backbone frozen (frozen_stages=4; the CBAM block after
-#   layer4 is trained with WASP and the head): initialised from the stage-1
-#   2D model (load_from, set by the quick start), its features are kept
-#   and no gradient goes below WASP, so a step costs about 0.7x that with
-#   only the stem and layer1 frozen (benchmarks/quickstart_step.py,
-#   'bf16+fused+frozen4+w32' against 'bf16+fused+frozen1+w32'). From the
-#   same 1800-iteration stage 1 (seed 0, 2026-12-03) the quick start's
-#   self-supervised / fully supervised MPJPE were 144.4 / 143.7 mm frozen
-#   to layer4 and 143.0 / 141.3 frozen to layer1;
+# - the stem, the CBAM block before layer1 and layer1 frozen
+#   (frozen_stages=1): initialised from the stage-1 2D model (load_from,
+#   set by the quick start), their low-level features are kept and no
+#   gradient is computed at the two highest resolutions (full width:
+#   0.146-0.150 against 0.175-0.19 s a step, benchmarks/quickstart_step.py
+#   setting 'frozen1'; at half width the gain is within the noise);
 # - the heatmap regulariser (2D heatmap and depth marginal) weighing 4x,
 #   as in stage 1 (in these trainings alone its effect is within their
 #   run-to-run spread: the README's "Results");
@@ -38,7 +35,7 @@ optim_wrapper = dict(
 
 width = 32
 model = dict(
-    backbone=dict(base_channels=width, stem_channels=width, frozen_stages=4),
+    backbone=dict(base_channels=width, stem_channels=width, frozen_stages=1),
     neck=dict(in_channels=8 * width),
     head=dict(heatmap_loss_weight=4.0))
 val_cfg = dict(fp16=True)

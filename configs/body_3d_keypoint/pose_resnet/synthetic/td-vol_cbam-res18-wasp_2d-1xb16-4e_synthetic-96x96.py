@@ -10,7 +10,7 @@ train_pipeline = [
     dict(type='GetBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(
-        type='FastRandomBBoxTransform',
+        type='RandomBBoxTransform',
         shift_prob=0,
         scale_factor=(0.9, 1.1),
         rotate_factor=0),

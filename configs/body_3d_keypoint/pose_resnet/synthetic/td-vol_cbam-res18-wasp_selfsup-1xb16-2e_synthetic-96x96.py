@@ -37,7 +37,7 @@ train_pipeline = [
     dict(type='AttachKeypointDepth'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(
-        type='FastRandomBBoxTransform',
+        type='RandomBBoxTransform',
         shift_prob=0,
         scale_factor=(0.9, 1.1),
         rotate_factor=0),
