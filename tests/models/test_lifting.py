@@ -1,9 +1,8 @@
 """Camera-space lifting undoes the lens distortion of real H36M cameras."""
-import pickle
-
 import numpy as np
 import torch
 
+from mmpose_epipolar.datasets.h36m_utils import load_h36m_cameras
 from mmpose_epipolar.geometry import (
     encode_relative_depth,
     lift_to_camera,
@@ -12,20 +11,24 @@ from mmpose_epipolar.geometry import (
 )
 
 
-def test_lift_with_undistortion_recovers_real_poses(shared_data):
+def h36m_samples(shared_data):
+    """Real H36M poses with their cameras' K and distortion, and pixels."""
     root = shared_data / 'mmpose-testdata/h36m'
     data = np.load(root / 'test_h36m_body3d.npz')
-    cameras = pickle.load(open(root / 'cameras.pkl', 'rb'))
+    cameras = load_h36m_cameras(str(root / 'cameras.pkl'))
     for name, s in zip(data['imgname'], data['S']):
         subject, folder = str(name).split('/')[:2]
         cam = cameras[(subject, folder.split('.')[-1])]
-        k = np.array([[cam['f'][0, 0], 0, cam['c'][0, 0]],
-                      [0, cam['f'][1, 0], cam['c'][1, 0]], [0, 0, 1]])
-        d = np.array([cam['k'][0, 0], cam['k'][1, 0], cam['p'][0, 0],
-                      cam['p'][1, 0], cam['k'][2, 0]])
+        k, d = cam['intrinsics'], cam['distortion']
         points = s[:, :3] * 1000.0
         pixels = project_points(torch.from_numpy(points), torch.from_numpy(k),
-                                torch.from_numpy(d)).numpy()[None]
+                                torch.from_numpy(d)).numpy()
+        yield k, d, points, pixels
+
+
+def test_lift_with_undistortion_recovers_real_poses(shared_data):
+    for k, d, points, pixels in h36m_samples(shared_data):
+        pixels = pixels[None]
         depth = encode_relative_depth(points[None, :, 2],
                                       np.diag(k)[None, :2].mean(-1))
         lifted = lift_to_camera(pixels, depth, k, points[None, 0, 2], d)
@@ -34,24 +37,6 @@ def test_lift_with_undistortion_recovers_real_poses(shared_data):
         assert np.abs(naive[0] - points).max() > 0.1
     # No distortion: pixels pass through unchanged.
     assert undistorted_pixels(pixels, k, None) is pixels
-
-
-def h36m_samples(shared_data):
-    """Real H36M poses with their cameras' K and distortion, and pixels."""
-    root = shared_data / 'mmpose-testdata/h36m'
-    data = np.load(root / 'test_h36m_body3d.npz')
-    cameras = pickle.load(open(root / 'cameras.pkl', 'rb'))
-    for name, s in zip(data['imgname'], data['S']):
-        subject, folder = str(name).split('/')[:2]
-        cam = cameras[(subject, folder.split('.')[-1])]
-        k = np.array([[cam['f'][0, 0], 0, cam['c'][0, 0]],
-                      [0, cam['f'][1, 0], cam['c'][1, 0]], [0, 0, 1]])
-        d = np.array([cam['k'][0, 0], cam['k'][1, 0], cam['p'][0, 0],
-                      cam['p'][1, 0], cam['k'][2, 0]])
-        points = s[:, :3] * 1000.0
-        pixels = project_points(torch.from_numpy(points), torch.from_numpy(k),
-                                torch.from_numpy(d)).numpy()
-        yield k, d, points, pixels
 
 
 def test_estimator_lifts_a_batch_of_cameras_as_each_sample_alone(
