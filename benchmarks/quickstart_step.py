@@ -25,9 +25,9 @@ float32 by default):
 - ``...+w32``: the same on the quick start's half-width ResNet-18
   (``synthetic/td-vol_cbam-res18-w32-wasp_2d-bf16-...``: 32 to 256
   channels instead of 64 to 512);
-- ``...+w32+2d``: the quick start's stage 1, whose head is 2D
-  (``depth_bins=1``: no volume; every other setting has the 3D
-  trainings' 24 depth bins);
+- ``...+w32+2d``: the half width with a 2D head (``depth_bins=1``: no
+  volume; every other setting has the configs' 24 depth bins), the
+  stage 1 of the recipe the README measured and did not keep;
 - ``...+frozen4+w32``: the whole backbone frozen (``frozen_stages=4``):
   only WASP and the head are trained;
 - each of those with 1 intra-op thread (what remains when a data-loading
@@ -74,9 +74,7 @@ def time_setting(setting: str, args) -> dict:
     from mmengine.config import Config
     config = HALF_WIDTH_CONFIG if 'w32' in setting else CONFIG
     cfg = Config.fromfile(config)
-    # The 3D trainings' volume (the full-width config's), or a 2D head.
-    depth_bins = 1 if '2d' in setting else \
-        Config.fromfile(CONFIG).model.head.depth_bins
+    depth_bins = 1 if '2d' in setting else cfg.model.head.depth_bins
     torch.manual_seed(0)
     model, codec = build(config, cfg.codec.input_size[0], depth_bins)
     for frozen in (1, 4):

@@ -73,8 +73,10 @@ def test_estimator_lifts_a_batch_of_cameras_as_each_sample_alone(
         keypoints=samples[0].pred_instances.keypoints.copy())
 
     batch = samples + [unknown_root]
-    lifted = [s for s in batch if estimator._split_depth(s)]
-    estimator._lift_to_camera(lifted)
+    root_depths = [estimator._split_depth(s) for s in batch]
+    assert root_depths[-1] is None
+    estimator._lift_to_camera(
+        [(s, d) for s, d in zip(batch, root_depths) if d is not None])
 
     for sample, alone in zip(samples, expected):
         assert sample.pred_instances.keypoints_3d_unit == 'camera'

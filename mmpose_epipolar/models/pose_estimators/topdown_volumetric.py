@@ -67,19 +67,29 @@ class TopdownVolumetricEstimator(TopdownPoseEstimator):
         """
         batch_data_samples = super().add_pred_to_datasample(
             batch_pred_instances, batch_pred_fields, batch_data_samples)
-        lifted = [s for s in batch_data_samples if self._split_depth(s)]
-        self._lift_to_camera(lifted)
+        liftable = []
+        for sample in batch_data_samples:
+            root_depth = self._split_depth(sample)
+            if root_depth is not None:
+                liftable.append((sample, root_depth))
+        self._lift_to_camera(liftable)
         return batch_data_samples
 
-    def _split_depth(self, data_sample: PoseDataSample) -> bool:
+    def _split_depth(self,
+                     data_sample: PoseDataSample) -> Optional[np.ndarray]:
         """Split (x, y, depth) into ``keypoints`` and ``keypoints_depth``;
         where the camera or the root depth is unknown, set root-relative
-        weak-perspective ``keypoints_3d``. Whether the sample can be lifted
-        to camera space (by :meth:`_lift_to_camera`)."""
+        weak-perspective ``keypoints_3d``.
+
+        Returns:
+            np.ndarray | None: The root depth (N,) when the sample has
+            intrinsics too, so :meth:`_lift_to_camera` can lift it; else
+            None.
+        """
         pred: InstanceData = data_sample.pred_instances
         keypoints = np.asarray(pred.keypoints, np.float64)
         if keypoints.shape[-1] != 3:
-            return False
+            return None
         meta = data_sample.metainfo
         image_px_per_crop_px = (
             np.asarray(meta['input_scale'], np.float64).reshape(-1)[0] /
@@ -89,26 +99,26 @@ class TopdownVolumetricEstimator(TopdownPoseEstimator):
         pred.keypoints = keypoints_2d
         pred.keypoints_depth = depth.astype(np.float32)
 
-        camera = meta.get('camera_param', {})
-        if camera.get('intrinsics') is not None and \
-                root_depth_of(data_sample, self.root_index) is not None:
-            return True
+        root_depth = root_depth_of(data_sample, self.root_index)
+        if meta.get('camera_param', {}).get('intrinsics') is not None and \
+                root_depth is not None:
+            return root_depth
         root = keypoints_2d[:, self.root_index:self.root_index + 1]
         rel = np.concatenate([keypoints_2d - root, depth[..., None]], -1)
         pred.keypoints_3d = rel.astype(np.float32)
         pred.set_metainfo(dict(keypoints_3d_unit='image_px_root_relative'))
-        return False
+        return None
 
-    def _lift_to_camera(self, data_samples: list) -> None:
-        """Camera-space ``keypoints_3d`` of the samples with intrinsics and
-        root depth, in one batched call (the lens model's Newton inversion
-        costs about 1.6 ms a call on one sample's joints, most of it per
-        call)."""
-        if not data_samples:
+    def _lift_to_camera(self, liftable: list) -> None:
+        """Camera-space ``keypoints_3d`` of ``(sample, root depth (N,))``
+        pairs whose samples have intrinsics, in one batched call (the lens
+        model's Newton inversion costs about 1.6 ms a call on one sample's
+        joints, most of it per call)."""
+        if not liftable:
             return
         counts, keypoints, depth, intrinsics, distortion, root_depth = \
             [], [], [], [], [], []
-        for sample in data_samples:
+        for sample, sample_root_depth in liftable:
             pred, camera = sample.pred_instances, \
                 sample.metainfo['camera_param']
             num = len(pred.keypoints)
@@ -126,14 +136,13 @@ class TopdownVolumetricEstimator(TopdownPoseEstimator):
                     f'{lens.size} coefficients; expected OpenCV\'s five '
                     '[k1, k2, p1, p2, k3]')
             distortion.append(np.broadcast_to(lens, (num, 5)))
-            root_depth.append(np.broadcast_to(
-                root_depth_of(sample, self.root_index), (num, )))
+            root_depth.append(np.broadcast_to(sample_root_depth, (num, )))
         points = lift_to_camera(
             np.concatenate(keypoints), np.concatenate(depth),
             np.concatenate(intrinsics), np.concatenate(root_depth),
             np.concatenate(distortion)).astype(np.float32)
-        for sample, part in zip(data_samples,
-                                np.split(points, np.cumsum(counts)[:-1])):
+        parts = np.split(points, np.cumsum(counts)[:-1])
+        for (sample, _), part in zip(liftable, parts):
             sample.pred_instances.keypoints_3d = part
             sample.pred_instances.set_metainfo(
                 dict(keypoints_3d_unit='camera'))
