@@ -188,11 +188,10 @@ def plot_losses(runs: dict, out_file: str) -> None:
     plt.close(fig)
 
 
-def cpu_capability() -> str:
-    """The vector instructions PyTorch's CPU kernels use (``AVX2``,
-    ``AVX512``, ...): the quick start's time depends on them."""
-    import torch
-    return torch.backends.cpu.get_cpu_capability()
+def cpu_summary(cpu: dict) -> str:
+    """One line of :func:`~mmpose_epipolar.utils.describe_cpu`'s facts."""
+    return (f'{cpu["model"]}, {cpu["cores"]} cores, kernels '
+            f'{cpu["capability"]}, native bfloat16: {cpu["bf16_kernels"]}')
 
 
 class StageClock:
@@ -228,11 +227,11 @@ class StageClock:
     def save(self, out_file: str, precision: str) -> dict:
         self.load.append(os.getloadavg()[0])
         import torch
+
+        from mmpose_epipolar.utils import describe_cpu
         timings = dict(stages=self.stages, total=time.time() - self.start,
-                       load=self.load, cpus=os.cpu_count(),
-                       threads=torch.get_num_threads(),
-                       precision=precision,
-                       cpu_capability=cpu_capability())
+                       load=self.load, threads=torch.get_num_threads(),
+                       precision=precision, cpu=describe_cpu())
         with open(out_file, 'w') as f:
             json.dump(timings, f, indent=2)
         return timings
@@ -259,11 +258,12 @@ def main():
         mean_pose_errors,
         pseudo_label_errors,
     )
+    from mmpose_epipolar.utils import describe_cpu
 
     selfsup, stage1, supervised = load_configs()
     precision = resolve_precision(args.precision)
     print(f'[precision] forward passes in {precision} (CPU: '
-          f'{cpu_capability()})')
+          f'{cpu_summary(describe_cpu())})')
     for cfg in (selfsup, stage1, supervised):
         point_to_data(cfg, args.data_root)
         cfg.randomness = dict(seed=args.seed)
@@ -342,10 +342,9 @@ def print_table(results: dict, work_dir: str, timings: dict) -> None:
     for stage, seconds in timings['stages'].items():
         print(f'  {stage:40s} {seconds / 60:5.2f}')
     print(f'Load average (1 min) at the start and the end: '
-          f'{timings["load"][0]:.2f}, {timings["load"][1]:.2f} on '
-          f'{timings["cpus"]} CPUs, {timings["threads"]} intra-op threads; '
-          f'forward passes in {timings["precision"]}, CPU kernels '
-          f'{timings["cpu_capability"]}')
+          f'{timings["load"][0]:.2f}, {timings["load"][1]:.2f}; '
+          f'{timings["threads"]} intra-op threads; forward passes in '
+          f'{timings["precision"]}; CPU: {cpu_summary(timings["cpu"])}')
     print(f'\nQuick start finished in {timings["total"] / 60:.1f} min. '
           'Synthetic test subjects S9 and S11; root-aligned errors in mm '
           '(predictions placed with the ground-truth root depth, as '

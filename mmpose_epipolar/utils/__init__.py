@@ -5,7 +5,7 @@ from .compat import (
                      name_checkpoint_errors,
                      patch_torchvision_ops,
 )
-from .cpu import cpu_has_native_bf16
+from .cpu import cpu_bf16_kernels, cpu_has_native_bf16, describe_cpu
 from .safe_pickle import (
                           CheckpointLoadError,
                           FileLoadError,
@@ -17,7 +17,8 @@ from .safe_pickle import (
 __all__ = [
     'check_mmcv_ops', 'patch_torchvision_ops',
     'allow_mmengine_checkpoint_globals', 'name_checkpoint_errors',
-    'allow_cpu_distributed', 'cpu_has_native_bf16',
+    'allow_cpu_distributed', 'cpu_has_native_bf16', 'cpu_bf16_kernels',
+    'describe_cpu',
     'load_pickle', 'FileLoadError', 'PickleLoadError',
     'RefusedGlobalError', 'CheckpointLoadError'
 ]
