@@ -28,6 +28,8 @@ float32 by default):
 - ``...+w32+2d``: the half width with a 2D head (``depth_bins=1``: no
   volume; every other setting has the configs' 24 depth bins), the
   stage 1 of the recipe the README measured and did not keep;
+- ``channels_last+bf16+fused+w32`` and ``...+frozen1+w32``: the half
+  width in NHWC;
 - ``...+frozen4+w32``: the whole backbone frozen (``frozen_stages=4``):
   only WASP and the head are trained;
 - each of those with 1 intra-op thread (what remains when a data-loading
@@ -66,7 +68,8 @@ SETTINGS = ('fp32', 'channels_last', 'bf16', 'channels_last+bf16',
             'fp32+fused+w32', 'bf16+fused+w32', 'bf16+fused+frozen1+w32',
             'fp32+fused+frozen1+w32', 'bf16+fused+w32+2d',
             'fp32+fused+w32+2d', 'bf16+fused+frozen4+w32',
-            'fp32+fused+frozen4+w32')
+            'fp32+fused+frozen4+w32', 'channels_last+bf16+fused+w32',
+            'channels_last+bf16+fused+frozen1+w32')
 
 
 def time_setting(setting: str, args) -> dict:
