@@ -90,11 +90,9 @@ def report_logs(work_dir: str) -> None:
             print('load average (1 min) at the start and end: '
                   f'{timings["load"][0]:.2f}, {timings["load"][1]:.2f}')
         if 'cpu' in timings:
-            cpu = timings['cpu']
-            print(f'CPU: {cpu["model"]}, {cpu["cores"]} cores, kernels '
-                  f'{cpu["capability"]}, native bfloat16: '
-                  f'{cpu["bf16_kernels"]}; {timings["threads"]} threads, '
-                  f'{timings["precision"]}')
+            from mmpose_epipolar.utils import cpu_summary
+            print(f'CPU: {cpu_summary(timings["cpu"])}; '
+                  f'{timings["threads"]} threads, {timings["precision"]}')
     else:
         print(f'{timings_file} not found (the run has not finished, or '
               'older code)')

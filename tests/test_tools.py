@@ -212,3 +212,18 @@ def test_quickstart_replaces_stale_data_and_sets_old_outputs_aside(
     # Another program's folder is not ours to replace.
     (data / 'meta.json').write_text(json.dumps(dict(meta, generator='x')))
     assert not quickstart.refresh_stale_data(str(data), str(work), cfg)
+
+
+def test_quickstart_timings_carry_the_cpu_and_print_it(tmp_path, capsys):
+    import json
+    quickstart = load_quickstart()
+    cpu = dict(model='AMD EPYC 9B14', capability='AVX512',
+               bf16_kernels='AVX-512 BF16', cores=2)
+    clock = quickstart.StageClock()
+    with clock.stage('data'):
+        pass
+    timings = clock.save(str(tmp_path / 'timings.json'), 'bf16', cpu)
+    assert json.loads((tmp_path / 'timings.json').read_text())['cpu'] == cpu
+    quickstart.print_table({}, str(tmp_path), timings)
+    assert ('CPU: AMD EPYC 9B14, 2 cores, kernels AVX512, native bfloat16: '
+            'AVX-512 BF16') in capsys.readouterr().out

@@ -188,12 +188,6 @@ def plot_losses(runs: dict, out_file: str) -> None:
     plt.close(fig)
 
 
-def cpu_summary(cpu: dict) -> str:
-    """One line of :func:`~mmpose_epipolar.utils.describe_cpu`'s facts."""
-    return (f'{cpu["model"]}, {cpu["cores"]} cores, kernels '
-            f'{cpu["capability"]}, native bfloat16: {cpu["bf16_kernels"]}')
-
-
 class StageClock:
     """Wall time of the quick start's stages, in seconds, in order."""
 
@@ -224,14 +218,14 @@ class StageClock:
         self.stages[STAGE_LABELS] = labels
         self.stages[stage] = total - labels
 
-    def save(self, out_file: str, precision: str) -> dict:
+    def save(self, out_file: str, precision: str, cpu: dict) -> dict:
+        """Write the timings with the run's precision and CPU
+        (:func:`~mmpose_epipolar.utils.describe_cpu`)."""
         self.load.append(os.getloadavg()[0])
         import torch
-
-        from mmpose_epipolar.utils import describe_cpu
         timings = dict(stages=self.stages, total=time.time() - self.start,
                        load=self.load, threads=torch.get_num_threads(),
-                       precision=precision, cpu=describe_cpu())
+                       precision=precision, cpu=cpu)
         with open(out_file, 'w') as f:
             json.dump(timings, f, indent=2)
         return timings
@@ -258,12 +252,13 @@ def main():
         mean_pose_errors,
         pseudo_label_errors,
     )
-    from mmpose_epipolar.utils import describe_cpu
+    from mmpose_epipolar.utils import cpu_summary, describe_cpu
 
     selfsup, stage1, supervised = load_configs()
     precision = resolve_precision(args.precision)
+    cpu = describe_cpu()
     print(f'[precision] forward passes in {precision} (CPU: '
-          f'{cpu_summary(describe_cpu())})')
+          f'{cpu_summary(cpu)})')
     for cfg in (selfsup, stage1, supervised):
         point_to_data(cfg, args.data_root)
         cfg.randomness = dict(seed=args.seed)
@@ -333,11 +328,12 @@ def main():
     with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
         json.dump(results, f, indent=2)
     timings = clock.save(osp.join(args.work_dir, 'timings.json'),
-                         precision)
+                         precision, cpu)
     print_table(results, args.work_dir, timings)
 
 
 def print_table(results: dict, work_dir: str, timings: dict) -> None:
+    from mmpose_epipolar.utils import cpu_summary
     print('\nWall time per stage (min):')
     for stage, seconds in timings['stages'].items():
         print(f'  {stage:40s} {seconds / 60:5.2f}')

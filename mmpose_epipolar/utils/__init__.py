@@ -5,7 +5,12 @@ from .compat import (
                      name_checkpoint_errors,
                      patch_torchvision_ops,
 )
-from .cpu import cpu_bf16_kernels, cpu_has_native_bf16, describe_cpu
+from .cpu import (
+                  cpu_bf16_kernels,
+                  cpu_has_native_bf16,
+                  cpu_summary,
+                  describe_cpu,
+)
 from .safe_pickle import (
                           CheckpointLoadError,
                           FileLoadError,
@@ -18,7 +23,7 @@ __all__ = [
     'check_mmcv_ops', 'patch_torchvision_ops',
     'allow_mmengine_checkpoint_globals', 'name_checkpoint_errors',
     'allow_cpu_distributed', 'cpu_has_native_bf16', 'cpu_bf16_kernels',
-    'describe_cpu',
+    'cpu_summary', 'describe_cpu',
     'load_pickle', 'FileLoadError', 'PickleLoadError',
     'RefusedGlobalError', 'CheckpointLoadError'
 ]

@@ -58,3 +58,10 @@ def describe_cpu() -> dict:
                 capability=torch.backends.cpu.get_cpu_capability(),
                 bf16_kernels=cpu_bf16_kernels(),
                 cores=os.cpu_count())
+
+
+def cpu_summary(cpu: dict) -> str:
+    """One line of :func:`describe_cpu`'s facts, as the quick start and
+    its profile print them."""
+    return (f'{cpu["model"]}, {cpu["cores"]} cores, kernels '
+            f'{cpu["capability"]}, native bfloat16: {cpu["bf16_kernels"]}')
