@@ -10,6 +10,7 @@ from .cpu import (
                   cpu_has_native_bf16,
                   cpu_summary,
                   describe_cpu,
+                  onednn_isa_cap,
 )
 from .safe_pickle import (
                           CheckpointLoadError,
@@ -23,7 +24,7 @@ __all__ = [
     'check_mmcv_ops', 'patch_torchvision_ops',
     'allow_mmengine_checkpoint_globals', 'name_checkpoint_errors',
     'allow_cpu_distributed', 'cpu_has_native_bf16', 'cpu_bf16_kernels',
-    'cpu_summary', 'describe_cpu',
+    'cpu_summary', 'describe_cpu', 'onednn_isa_cap',
     'load_pickle', 'FileLoadError', 'PickleLoadError',
     'RefusedGlobalError', 'CheckpointLoadError'
 ]

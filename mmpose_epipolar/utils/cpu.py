@@ -1,5 +1,8 @@
 # Copyright (c) mmpose-epipolar contributors. All rights reserved.
 """What the CPU can run fast."""
+import os
+from typing import Optional
+
 import torch
 
 
@@ -30,20 +33,66 @@ def cpu_model_name() -> str:
     return platform.processor() or platform.machine() or 'unknown CPU'
 
 
+#: oneDNN's instruction-set levels in ascending order, as its
+#: ``ONEDNN_MAX_CPU_ISA`` (formerly ``DNNL_MAX_CPU_ISA``) names them; a cap
+#: keeps oneDNN to that level and the ones below it.
+ONEDNN_ISA_LEVELS = ('SSE41', 'AVX', 'AVX2', 'AVX2_VNNI', 'AVX2_VNNI_2',
+                     'AVX512_CORE', 'AVX512_CORE_VNNI', 'AVX512_CORE_BF16',
+                     'AVX512_CORE_FP16', 'AVX512_CORE_AMX',
+                     'AVX512_CORE_AMX_FP16')
+#: The lowest level at which oneDNN runs each kind of native bfloat16
+#: kernel.
+_BF16_KERNEL_LEVELS = (('AMX', 'AVX512_CORE_AMX', '_is_amx_tile_supported'),
+                       ('AVX-512 BF16', 'AVX512_CORE_BF16',
+                        '_is_avx512_bf16_supported'))
+
+
+def onednn_isa_cap() -> Optional[str]:
+    """The instruction-set level oneDNN is capped at by the environment
+    (``ONEDNN_MAX_CPU_ISA``, else ``DNNL_MAX_CPU_ISA``), or None without a
+    cap (also for ``ALL`` and ``DEFAULT``).
+
+    ``ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16`` on an AMX machine runs the
+    AVX-512 BF16 kernels of a CPU without AMX (such as an AMD EPYC Zen 4):
+    the quick start's bfloat16 training step took 0.151 s against 0.099
+    with AMX on 2 Xeon cores (2026-12-04).
+
+    Raises:
+        ValueError: If the variable names no level of
+            :data:`ONEDNN_ISA_LEVELS`.
+    """
+    for name in ('ONEDNN_MAX_CPU_ISA', 'DNNL_MAX_CPU_ISA'):
+        value = os.environ.get(name, '').strip().upper()
+        if not value:
+            continue
+        if value in ('ALL', 'DEFAULT'):
+            return None
+        if value not in ONEDNN_ISA_LEVELS:
+            raise ValueError(
+                f'{name}={os.environ[name]!r} is not a oneDNN instruction-'
+                f'set level: expected ALL or one of {ONEDNN_ISA_LEVELS}')
+        return value
+    return None
+
+
 def cpu_bf16_kernels() -> str:
-    """Which native bfloat16 kernels oneDNN can use here: ``'AMX'`` (tile
+    """Which native bfloat16 kernels oneDNN uses here: ``'AMX'`` (tile
     matrix units, as on Intel Xeon Sapphire Rapids and later),
     ``'AVX-512 BF16'`` (vector dot products, as on AMD EPYC Zen 4) or
-    ``'none'`` (emulated; see :func:`cpu_has_native_bf16`).
+    ``'none'`` (emulated; see :func:`cpu_has_native_bf16`): the best the
+    CPU has and :func:`onednn_isa_cap` allows.
 
     The quick start's time depends on it: its committed recipe took 8.8
     min end to end with AMX and 13.3-14.5 with AVX-512 BF16 alone (2
     cores each, 2026-12-03).
     """
     cpu = getattr(torch, 'cpu', None)
-    for kernels, check in (('AMX', '_is_amx_tile_supported'),
-                           ('AVX-512 BF16', '_is_avx512_bf16_supported')):
-        if bool(getattr(cpu, check, lambda: False)()):
+    cap = onednn_isa_cap()
+    allowed = len(ONEDNN_ISA_LEVELS) if cap is None else (
+        ONEDNN_ISA_LEVELS.index(cap) + 1)
+    for kernels, level, check in _BF16_KERNEL_LEVELS:
+        if ONEDNN_ISA_LEVELS.index(level) < allowed and bool(
+                getattr(cpu, check, lambda: False)()):
             return kernels
     return 'none'
 
@@ -52,16 +101,20 @@ def describe_cpu() -> dict:
     """The CPU facts a timing depends on: ``model`` (its name),
     ``capability`` (the vector instructions of PyTorch's own kernels:
     ``'AVX2'``, ``'AVX512'``, ...), ``bf16_kernels``
-    (:func:`cpu_bf16_kernels`) and ``cores`` (``os.cpu_count()``)."""
-    import os
+    (:func:`cpu_bf16_kernels`), ``onednn_isa_cap``
+    (:func:`onednn_isa_cap`) and ``cores`` (``os.cpu_count()``)."""
     return dict(model=cpu_model_name(),
                 capability=torch.backends.cpu.get_cpu_capability(),
                 bf16_kernels=cpu_bf16_kernels(),
+                onednn_isa_cap=onednn_isa_cap(),
                 cores=os.cpu_count())
 
 
 def cpu_summary(cpu: dict) -> str:
     """One line of :func:`describe_cpu`'s facts, as the quick start and
     its profile print them."""
-    return (f'{cpu["model"]}, {cpu["cores"]} cores, kernels '
+    line = (f'{cpu["model"]}, {cpu["cores"]} cores, kernels '
             f'{cpu["capability"]}, native bfloat16: {cpu["bf16_kernels"]}')
+    if cpu.get('onednn_isa_cap'):
+        line += f' (oneDNN capped at {cpu["onednn_isa_cap"]})'
+    return line

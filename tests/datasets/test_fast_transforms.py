@@ -12,6 +12,7 @@ from scipy import stats
 from mmpose_epipolar.datasets.transforms import (
     ContiguousTopdownAffine,
     FastRandomBBoxTransform,
+    contiguous_image,
     truncated_standard_normal,
 )
 
@@ -75,3 +76,19 @@ def test_contiguous_affine_warps_a_flipped_view_like_mmpose():
     np.testing.assert_array_equal(ours['img'], theirs['img'])
     np.testing.assert_array_equal(ours['transformed_keypoints'],
                                   theirs['transformed_keypoints'])
+
+
+@pytest.mark.parametrize('shape', [(37, 53, 3), (37, 53), (37, 53, 1),
+                                   (37, 53, 4)])
+@pytest.mark.parametrize('flip', ['h', 'v', 'both', 'stepped'])
+def test_contiguous_image_copies_every_view_exactly(shape, flip):
+    img = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    view = dict(h=img[:, ::-1], v=img[::-1], both=img[::-1, ::-1],
+                stepped=img[:, ::2])[flip]
+    out = contiguous_image(view)
+    assert out.flags['C_CONTIGUOUS'] and out.shape == view.shape
+    np.testing.assert_array_equal(out, view)
+    assert not np.shares_memory(out, img)
+    # A flipped view of a strided image falls back to NumPy's copy.
+    np.testing.assert_array_equal(contiguous_image(img[::2, ::-1]),
+                                  img[::2, ::-1])

@@ -1,7 +1,10 @@
 # Copyright (c) mmpose-epipolar contributors. All rights reserved.
 """Image loading that leaves out unreadable images instead of stopping the
-run (missing, empty, truncated or undecodable files)."""
-from typing import List, Optional, Tuple
+run (missing, empty, truncated or undecodable files), with an optional
+cache of decoded images."""
+import os
+from collections import OrderedDict
+from typing import Hashable, List, Optional, Tuple
 
 import mmcv
 import mmengine.fileio as fileio
@@ -62,6 +65,58 @@ def jpeg_truncation(data: bytes) -> Optional[str]:
     return 'truncated JPEG (the file ends inside its header)'
 
 
+class DecodedImageCache:
+    """The decoded images of one process, least recently used first out
+    beyond a byte budget.
+
+    Each image is stored read-only: a transform that writes into the
+    loaded image in place then fails instead of changing what later
+    samples read (this project's transforms all write into copies).
+    """
+
+    def __init__(self) -> None:
+        self._images: 'OrderedDict[Hashable, np.ndarray]' = OrderedDict()
+        self.nbytes = 0
+        self.budget = 0
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> Optional[np.ndarray]:
+        img = self._images.get(key)
+        if img is None:
+            self.misses += 1
+            return None
+        self._images.move_to_end(key)
+        self.hits += 1
+        return img
+
+    def put(self, key: Hashable, img: np.ndarray) -> np.ndarray:
+        """Store ``img`` (made read-only) if it fits the budget; returns
+        it."""
+        img.flags.writeable = False
+        if img.nbytes > self.budget:
+            return img
+        old = self._images.pop(key, None)
+        if old is not None:
+            self.nbytes -= old.nbytes
+        self._images[key] = img
+        self.nbytes += img.nbytes
+        while self.nbytes > self.budget:
+            _, evicted = self._images.popitem(last=False)
+            self.nbytes -= evicted.nbytes
+        return img
+
+    def clear(self) -> None:
+        self._images.clear()
+        self.nbytes = self.hits = self.misses = 0
+
+
+#: The cache every :class:`LoadImageOrSkip` with ``cache_mb`` shares in
+#: this process, so the trainings, the teacher's inference and the tests
+#: of one quick start decode each image once.
+DECODED_IMAGES = DecodedImageCache()
+
+
 @TRANSFORMS.register_module()
 class LoadImageOrSkip(LoadImage):
     """MMPose's :class:`LoadImage` that leaves out unreadable images.
@@ -100,6 +155,14 @@ class LoadImageOrSkip(LoadImage):
             in a row could not be read (a wrong ``data_root`` or
             ``data_prefix``), naming some of them, instead of MMEngine's
             anonymous error after ``max_refetch`` attempts. Defaults to 100.
+        cache_mb (int): Budget in MiB of :data:`DECODED_IMAGES`, the
+            process's cache of decoded local images (keyed by path,
+            modification time and size, so a rewritten file is read
+            again). It is worth its memory when the images are few and
+            small and are read again and again, as the quick start's 6720
+            JPEGs of 256 x 256 (1.3 GB decoded, 0.37 ms a view to decode).
+            Each DataLoader worker holds its own. The loaded image is then
+            read-only. Defaults to 0 (no cache).
         **kwargs: :class:`LoadImage`'s arguments (``to_float32``,
             ``color_type``, ``imdecode_backend``, ``backend_args``).
     """
@@ -107,10 +170,17 @@ class LoadImageOrSkip(LoadImage):
     def __init__(self,
                  test_mode: bool = False,
                  max_consecutive_skips: int = 100,
+                 cache_mb: int = 0,
                  **kwargs) -> None:
         super().__init__(**kwargs)
+        if cache_mb < 0:
+            raise ValueError(f'cache_mb must be >= 0, got {cache_mb}')
         self.test_mode = test_mode
         self.max_consecutive_skips = max_consecutive_skips
+        self.cache_mb = cache_mb
+        if cache_mb:
+            DECODED_IMAGES.budget = max(DECODED_IMAGES.budget,
+                                        cache_mb * 2**20)
         # (img_path, reason) skipped since this process's last good sample.
         self._skipped: List[Tuple[str, str]] = []
 
@@ -125,7 +195,7 @@ class LoadImageOrSkip(LoadImage):
         """
         if 'img' not in results:
             path = str(results['img_path'])
-            img, reason = self._read(path)
+            img, reason = self._cached_read(path)
             if img is None:
                 return self._unreadable(results, path, reason)
             results['img'] = img
@@ -134,6 +204,26 @@ class LoadImageOrSkip(LoadImage):
         results[UNREADABLE_KEY] = tuple(self._skipped)
         self._skipped = []
         return results
+
+    def _cached_read(self,
+                     path: str) -> Tuple[Optional[np.ndarray], str]:
+        """:meth:`_read` through :data:`DECODED_IMAGES` (with
+        ``cache_mb``, for local files)."""
+        if not self.cache_mb or self.file_client_args is not None:
+            return self._read(path)
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return self._read(path)  # which names the problem
+        key = (path, stat.st_mtime_ns, stat.st_size, self.color_type,
+               self.imdecode_backend)
+        img = DECODED_IMAGES.get(key)
+        if img is not None:
+            return img, ''
+        img, reason = self._read(path)
+        if img is not None:
+            img = DECODED_IMAGES.put(key, img)
+        return img, reason
 
     def _read(self, path: str) -> Tuple[Optional[np.ndarray], str]:
         """The decoded image, or None and why it cannot be read."""
@@ -181,6 +271,7 @@ class LoadImageOrSkip(LoadImage):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(test_mode={self.test_mode}, '
                 f'max_consecutive_skips={self.max_consecutive_skips}, '
+                f'cache_mb={self.cache_mb}, '
                 f"color_type='{self.color_type}', "
                 f"imdecode_backend='{self.imdecode_backend}', "
                 f'backend_args={self.backend_args})')

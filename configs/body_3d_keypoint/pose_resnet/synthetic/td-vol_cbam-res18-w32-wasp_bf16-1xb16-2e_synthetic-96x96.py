@@ -22,9 +22,10 @@
 #   gradient is computed at the two highest resolutions (full width:
 #   0.146-0.150 against 0.175-0.19 s a step, benchmarks/quickstart_step.py
 #   setting 'frozen1'; at half width the gain is within the noise);
-# - the heatmap regulariser (2D heatmap and depth marginal) weighing 4x,
-#   as in stage 1 (in these trainings alone its effect is within their
-#   run-to-run spread: the README's "Results");
+# - stage 1's 12 x 12 x 12 volume and heatmap regulariser (2D heatmap and
+#   depth marginal, weighing 4x; in these trainings alone its effect is
+#   within their run-to-run spread: the README's "Results"), its
+#   decoded-image cache and FastRandomBBoxTransform;
 # - the test loop's forward pass in bfloat16 too (test_cfg.fp16: MMEngine's
 #   autocast, bfloat16 on a CPU).
 _base_ = ['./td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py']
@@ -37,9 +38,41 @@ width = 32
 model = dict(
     backbone=dict(base_channels=width, stem_channels=width, frozen_stages=1),
     neck=dict(in_channels=8 * width),
-    head=dict(heatmap_loss_weight=4.0))
+    head=dict(
+        depth_bins=12,
+        deconv_out_channels=(128, 128),
+        deconv_kernel_sizes=(4, 4),
+        heatmap_sigma=0.5,
+        heatmap_loss_weight=4.0))
 val_cfg = dict(fp16=True)
 test_cfg = dict(fp16=True)
-train_dataloader = dict(num_workers=0, persistent_workers=False)
-val_dataloader = dict(num_workers=0, persistent_workers=False)
+image_cache_mb = 2048
+train_pipeline = [
+    dict(type='LoadImageOrSkip', cache_mb=image_cache_mb),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='AttachKeypointDepth'),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(
+        type='FastRandomBBoxTransform',
+        shift_prob=0,
+        scale_factor=(0.9, 1.1),
+        rotate_factor=0),
+    dict(type='ContiguousTopdownAffine', input_size={{_base_.input_size}}),
+    dict(type='GenerateTarget', encoder={{_base_.codec}}),
+    dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}})
+]
+test_pipeline = [
+    dict(type='LoadImageOrSkip', test_mode=True, cache_mb=image_cache_mb),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='ContiguousTopdownAffine', input_size={{_base_.input_size}}),
+    dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}})
+]
+train_dataloader = dict(
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -31,13 +31,13 @@ custom_hooks = [
 ]
 
 train_pipeline = [
-    dict(type='LoadImageOrSkip'),
+    dict(type='LoadImageOrSkip', cache_mb={{_base_.image_cache_mb}}),
     dict(type='EpipolarPseudoLabel', label_file=pseudo_label_file),
     dict(type='GetBBoxCenterScale'),
     dict(type='AttachKeypointDepth'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(
-        type='RandomBBoxTransform',
+        type='FastRandomBBoxTransform',
         shift_prob=0,
         scale_factor=(0.9, 1.1),
         rotate_factor=0),
