@@ -22,14 +22,18 @@ float32 by default):
 - ``fp32+fused+frozen1``: the same in float32 (what the quick start
   runs on a CPU without native bfloat16 kernels, where the bf16 settings
   are skipped);
-- ``...+w32``: the same on the quick start's half-width ResNet-18
-  (``synthetic/td-vol_cbam-res18-w32-wasp_2d-bf16-...``: 32 to 256
-  channels instead of 64 to 512);
-- ``...+w32+2d``: the half width with a 2D head (``depth_bins=1``: no
-  volume; every other setting has the configs' 24 depth bins), the
-  stage 1 of the recipe the README measured and did not keep;
+- ``...+w32``: the same on the quick start's network
+  (``synthetic/td-vol_cbam-res18-w32-wasp_2d-bf16-...``: a ResNet-18 of
+  32 to 256 channels instead of 64 to 512, and a 12 x 12 x 12 volume
+  from two deconvolutions instead of 24 x 24 x 24 from three);
+- ``...+w32+2d``: that network with a 2D head (``depth_bins=1``: no
+  volume), the stage 1 of the recipe the README measured and did not
+  keep;
 - ``channels_last+bf16+fused+w32`` and ``...+frozen1+w32``: the half
   width in NHWC;
+- ``...+w32+vol24``: the half width with the full-width configs' volume
+  (24 x 24 x 24 bins from three deconvolutions) instead of the quick
+  start's 12 x 12 x 12 from two;
 - ``...+frozen4+w32``: the whole backbone frozen (``frozen_stages=4``):
   only WASP and the head are trained;
 - each of those with 1 intra-op thread (what remains when a data-loading
@@ -69,7 +73,11 @@ SETTINGS = ('fp32', 'channels_last', 'bf16', 'channels_last+bf16',
             'fp32+fused+frozen1+w32', 'bf16+fused+w32+2d',
             'fp32+fused+w32+2d', 'bf16+fused+frozen4+w32',
             'fp32+fused+frozen4+w32', 'channels_last+bf16+fused+w32',
-            'channels_last+bf16+fused+frozen1+w32')
+            'channels_last+bf16+fused+frozen1+w32', 'bf16+fused+w32+vol24',
+            'bf16+fused+frozen1+w32+vol24')
+#: The head of the full-width configs, for the ``vol24`` settings.
+VOLUME_24 = dict(depth_bins=24, deconv_out_channels=(128, 128, 128),
+                 deconv_kernel_sizes=(4, 4, 4), heatmap_sigma=1.0)
 
 
 def time_setting(setting: str, args) -> dict:
@@ -77,9 +85,11 @@ def time_setting(setting: str, args) -> dict:
     from mmengine.config import Config
     config = HALF_WIDTH_CONFIG if 'w32' in setting else CONFIG
     cfg = Config.fromfile(config)
-    depth_bins = 1 if '2d' in setting else cfg.model.head.depth_bins
+    head = VOLUME_24 if 'vol24' in setting else {}
+    depth_bins = 1 if '2d' in setting else head.get(
+        'depth_bins', cfg.model.head.depth_bins)
     torch.manual_seed(0)
-    model, codec = build(config, cfg.codec.input_size[0], depth_bins)
+    model, codec = build(config, cfg.codec.input_size[0], depth_bins, head)
     for frozen in (1, 4):
         if f'frozen{frozen}' in setting:
             model.backbone.frozen_stages = frozen

@@ -25,6 +25,7 @@ import logging
 import os.path as osp
 import sys
 import time
+from typing import Optional
 
 import numpy as np
 import torch
@@ -48,10 +49,15 @@ SIMPLEBASELINE = osp.join(
     'topdown_heatmap', 'mpii', 'td-hm_res50_8xb64-210e_mpii-256x256.py')
 
 
-def build(cfg_path: str, input_size: int, depth_bins: int):
+def build(cfg_path: str, input_size: int, depth_bins: int,
+          head: Optional[dict] = None):
+    """The config's model at ``input_size`` with ``depth_bins`` (and the
+    ``head`` settings, when given), initialised, and its codec."""
     cfg = Config.fromfile(cfg_path)
     model_cfg = cfg.model
     model_cfg.backbone.init_cfg = None
+    if head:
+        model_cfg.head.update(head)
     codec = dict(cfg.codec)
     codec['input_size'] = (input_size, input_size)
     if 'heatmap_size' in codec:
