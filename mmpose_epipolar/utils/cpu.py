@@ -82,9 +82,11 @@ def cpu_bf16_kernels() -> str:
     ``'none'`` (emulated; see :func:`cpu_has_native_bf16`): the best the
     CPU has and :func:`onednn_isa_cap` allows.
 
-    The quick start's time depends on it: its committed recipe took 8.8
-    min end to end with AMX and 13.3-14.5 with AVX-512 BF16 alone (2
-    cores each, 2026-12-03).
+    The quick start's time depends on it: on 2 cores of an Intel Xeon
+    (2026-12-04) it took 5.4-5.9 min with AMX and 7.6-7.7 with oneDNN
+    capped at the AVX-512 BF16 kernels; its previous recipe took 8.8 min
+    there with AMX and 13.3-14.5 on 2 cores of an AMD EPYC with AVX-512
+    BF16 alone (2026-12-03).
     """
     cpu = getattr(torch, 'cpu', None)
     cap = onednn_isa_cap()

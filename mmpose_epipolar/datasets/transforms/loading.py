@@ -106,10 +106,6 @@ class DecodedImageCache:
             self.nbytes -= evicted.nbytes
         return img
 
-    def clear(self) -> None:
-        self._images.clear()
-        self.nbytes = self.hits = self.misses = 0
-
 
 #: The cache every :class:`LoadImageOrSkip` with ``cache_mb`` shares in
 #: this process, so the trainings, the teacher's inference and the tests
