@@ -83,7 +83,7 @@ def cpu_bf16_kernels() -> str:
     CPU has and :func:`onednn_isa_cap` allows.
 
     The quick start's time depends on it: on 2 cores of an Intel Xeon
-    (2026-12-04) it took 5.4-5.9 min with AMX and 7.6-7.7 with oneDNN
+    (2026-12-04) it took 5.4-5.9 min with AMX and 7.6-8.1 with oneDNN
     capped at the AVX-512 BF16 kernels; its previous recipe took 8.8 min
     there with AMX and 13.3-14.5 on 2 cores of an AMD EPYC with AVX-512
     BF16 alone (2026-12-03).
