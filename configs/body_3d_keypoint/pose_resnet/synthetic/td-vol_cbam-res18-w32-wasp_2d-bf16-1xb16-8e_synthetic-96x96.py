@@ -38,29 +38,23 @@
 # multiply-adds at 96 x 96): a half-width step costs 0.47x in bfloat16
 # (benchmarks/quickstart_step.py, 'bf16+fused+w32' against 'bf16+fused':
 # 0.133 against 0.285 s on 2 AVX-512 BF16 cores, 2026-12-03).
-_base_ = ['./td-vol_cbam-res18-wasp_2d-1xb16-8e_synthetic-96x96.py']
+_base_ = [
+    './td-vol_cbam-res18-wasp_2d-1xb16-8e_synthetic-96x96.py',
+    '../../../_base_/quickstart_w32.py'
+]
 
 width = 32
-# The quick start's volume (the 3D configs load these weights whole).
-coarse_head = dict(
-    depth_bins=12,
-    deconv_out_channels=(128, 128),
-    deconv_kernel_sizes=(4, 4),
-    heatmap_sigma=0.5,
-    heatmap_loss_weight=4.0)
 model = dict(
     backbone=dict(base_channels=width, stem_channels=width),
     neck=dict(in_channels=8 * width),
-    head=coarse_head)
+    head={{_base_.coarse_head}})
 optim_wrapper = dict(
     type='BF16OptimWrapper',
     optimizer=dict(type='Adam', lr=2e-3, fused=True))
 val_cfg = dict(fp16=True)
 test_cfg = dict(fp16=True)
-# The decoded-image cache's budget, MiB.
-image_cache_mb = 2048
 train_pipeline = [
-    dict(type='LoadImageOrSkip', cache_mb=image_cache_mb),
+    dict(type='LoadImageOrSkip', cache_mb={{_base_.image_cache_mb}}),
     dict(type='GetBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(
@@ -73,7 +67,10 @@ train_pipeline = [
     dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}})
 ]
 test_pipeline = [
-    dict(type='LoadImageOrSkip', test_mode=True, cache_mb=image_cache_mb),
+    dict(
+        type='LoadImageOrSkip',
+        test_mode=True,
+        cache_mb={{_base_.image_cache_mb}}),
     dict(type='GetBBoxCenterScale'),
     dict(type='ContiguousTopdownAffine', input_size={{_base_.input_size}}),
     dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}})

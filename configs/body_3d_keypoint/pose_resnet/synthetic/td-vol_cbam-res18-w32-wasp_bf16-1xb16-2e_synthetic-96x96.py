@@ -28,7 +28,10 @@
 #   decoded-image cache and FastRandomBBoxTransform;
 # - the test loop's forward pass in bfloat16 too (test_cfg.fp16: MMEngine's
 #   autocast, bfloat16 on a CPU).
-_base_ = ['./td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py']
+_base_ = [
+    './td-vol_cbam-res18-wasp_1xb16-2e_synthetic-96x96.py',
+    '../../../_base_/quickstart_w32.py'
+]
 
 optim_wrapper = dict(
     type='BF16OptimWrapper',
@@ -38,17 +41,11 @@ width = 32
 model = dict(
     backbone=dict(base_channels=width, stem_channels=width, frozen_stages=1),
     neck=dict(in_channels=8 * width),
-    head=dict(
-        depth_bins=12,
-        deconv_out_channels=(128, 128),
-        deconv_kernel_sizes=(4, 4),
-        heatmap_sigma=0.5,
-        heatmap_loss_weight=4.0))
+    head={{_base_.coarse_head}})
 val_cfg = dict(fp16=True)
 test_cfg = dict(fp16=True)
-image_cache_mb = 2048
 train_pipeline = [
-    dict(type='LoadImageOrSkip', cache_mb=image_cache_mb),
+    dict(type='LoadImageOrSkip', cache_mb={{_base_.image_cache_mb}}),
     dict(type='GetBBoxCenterScale'),
     dict(type='AttachKeypointDepth'),
     dict(type='RandomFlip', direction='horizontal'),
@@ -62,7 +59,10 @@ train_pipeline = [
     dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}})
 ]
 test_pipeline = [
-    dict(type='LoadImageOrSkip', test_mode=True, cache_mb=image_cache_mb),
+    dict(
+        type='LoadImageOrSkip',
+        test_mode=True,
+        cache_mb={{_base_.image_cache_mb}}),
     dict(type='GetBBoxCenterScale'),
     dict(type='ContiguousTopdownAffine', input_size={{_base_.input_size}}),
     dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}})
