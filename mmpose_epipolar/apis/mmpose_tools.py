@@ -1,4 +1,5 @@
 """Run MMPose's own command-line tools with this plugin registered."""
+import gc
 import os.path as osp
 import runpy
 import sys
@@ -132,13 +133,27 @@ def run_mmpose_tool(name: str, argv: Optional[List[str]] = None) -> None:
 
 
 def release_process_group() -> None:
-    """Destroy the default process group a ``--launcher`` run made.
+    """Destroy the default process group a ``--launcher`` run made, and join
+    its gloo worker threads before the interpreter exits.
 
-    MMEngine never does, and a gloo group left to interpreter exit can
-    abort a process whose run had finished ("terminate called without an
-    active exception", exit code -6: seen once in a CPU ``dist_test.sh``
-    after its metrics were printed).
+    MMEngine never destroys the group. Left to interpreter exit, a gloo
+    worker thread still freeing the last collective's tensors takes the GIL
+    during finalisation, and its forced exit aborts the process ("terminate
+    called without an active exception", exit code -6, after the run had
+    printed its metrics: about one CPU ``dist_test.sh`` run in eight).
+
+    ``destroy_process_group`` alone does not end the workers: the runner's
+    DDP wrapper, in reference cycles, keeps the group alive through its C++
+    reducer, so the cycles are collected here. Our own reference to the
+    group is held across the collection so that it, not the reducer, is
+    the last: the reducer would destroy the group holding the GIL, and
+    the group's destructor joins workers that may need the GIL (a deadlock,
+    seen), while the Python group object releases the GIL as it goes.
     """
-    if torch.distributed.is_available() and \
-            torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
+    if not (torch.distributed.is_available()
+            and torch.distributed.is_initialized()):
+        return
+    group = torch.distributed.group.WORLD
+    torch.distributed.destroy_process_group()
+    gc.collect()
+    del group  # the last reference: joins the workers, GIL released
