@@ -16,9 +16,7 @@ from _dist import (
 )
 from mmengine.config import DictAction
 
-from mmpose_epipolar.apis.mmpose_tools import (
-    cpu_distributed_options,
-)
+from mmpose_epipolar.apis.mmpose_tools import cpu_distributed_options
 
 needs_cpu_only = pytest.mark.skipif(
     torch.cuda.is_available(), reason='checks the CPU-only setup')
