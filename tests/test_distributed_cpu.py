@@ -67,13 +67,21 @@ def test_set_device_is_a_no_op_without_cuda():
 # A gloo group kept alive by a DDP wrapper in a reference cycle, as the
 # runner keeps it after MMPose's tool returns; the OS thread count before
 # the group and after the release must match (the gloo workers joined).
+# 'explicit' calls the release; 'at_exit' leaves it to the function the
+# plugin's import registered: `report`, registered before that import,
+# runs after it (atexit is last in, first out).
 RELEASE_SCRIPT = """
-import os, sys
+import atexit, os, sys
 import torch
-from mmpose_epipolar.apis.mmpose_tools import release_process_group
 
 def threads():
     return len(os.listdir('/proc/self/task'))
+
+def report():
+    print(before, during, threads(), torch.distributed.is_initialized())
+
+atexit.register(report)
+from mmpose_epipolar.utils import release_process_group
 
 before = threads()
 torch.distributed.init_process_group(
@@ -83,23 +91,31 @@ model.cycle = model
 torch.distributed.all_reduce(torch.ones(3))
 del model
 during = threads()
-release_process_group()
-print(before, during, threads(), torch.distributed.is_initialized())
-release_process_group()  # nothing to release: a no-op
+if sys.argv[2] == 'explicit':
+    release_process_group()
+    release_process_group()  # nothing left to release: a no-op
 """
 
 
 @pytest.mark.skipif(not os.path.isdir('/proc/self/task'),
                     reason='counts threads in /proc')
-def test_the_process_group_and_its_gloo_workers_are_released(tmp_path):
+@pytest.mark.parametrize('release', ['explicit', 'at_exit'])
+def test_the_process_group_and_its_gloo_workers_are_released(
+        tmp_path, release):
     proc = subprocess.run(
-        [sys.executable, '-c', RELEASE_SCRIPT, str(tmp_path / 'store')],
+        [sys.executable, '-c', RELEASE_SCRIPT, str(tmp_path / 'store'),
+         release],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         timeout=120, env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert proc.returncode == 0, proc.stdout[-3000:]
     before, during, after, initialized = proc.stdout.split()[-4:]
     assert int(during) > int(before)  # gloo started its threads
     assert (int(after), initialized) == (int(before), 'False')
+
+
+def test_the_release_at_exit_is_registered_once():
+    from mmpose_epipolar.utils import release_process_group_at_exit
+    assert not release_process_group_at_exit()  # done by the import
 
 
 @pytest.fixture(scope='module')

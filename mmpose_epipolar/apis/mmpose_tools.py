@@ -1,11 +1,12 @@
 """Run MMPose's own command-line tools with this plugin registered."""
-import gc
 import os.path as osp
 import runpy
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
+
+from ..utils.distributed import release_process_group
 
 # What CPU processes need from MMEngine's distributed setup: NCCL needs CUDA,
 # and DDP refuses `device_ids` (MMEngine's default `[LOCAL_RANK]`) for a CPU
@@ -130,30 +131,3 @@ def run_mmpose_tool(name: str, argv: Optional[List[str]] = None) -> None:
         runpy.run_path(path, run_name='__main__')
     finally:
         release_process_group()
-
-
-def release_process_group() -> None:
-    """Destroy the default process group a ``--launcher`` run made, and join
-    its gloo worker threads before the interpreter exits.
-
-    MMEngine never destroys the group. Left to interpreter exit, a gloo
-    worker thread still freeing the last collective's tensors takes the GIL
-    during finalisation, and its forced exit aborts the process ("terminate
-    called without an active exception", exit code -6, after the run had
-    printed its metrics: about one CPU ``dist_test.sh`` run in eight).
-
-    ``destroy_process_group`` alone does not end the workers: the runner's
-    DDP wrapper, in reference cycles, keeps the group alive through its C++
-    reducer, so the cycles are collected here. Our own reference to the
-    group is held across the collection so that it, not the reducer, is
-    the last: the reducer would destroy the group holding the GIL, and
-    the group's destructor joins workers that may need the GIL (a deadlock,
-    seen), while the Python group object releases the GIL as it goes.
-    """
-    if not (torch.distributed.is_available()
-            and torch.distributed.is_initialized()):
-        return
-    group = torch.distributed.group.WORLD
-    torch.distributed.destroy_process_group()
-    gc.collect()
-    del group  # the last reference: joins the workers, GIL released

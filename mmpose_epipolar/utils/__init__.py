@@ -12,6 +12,7 @@ from .cpu import (
                   describe_cpu,
                   onednn_isa_cap,
 )
+from .distributed import release_process_group, release_process_group_at_exit
 from .safe_pickle import (
                           CheckpointLoadError,
                           FileLoadError,
@@ -25,6 +26,7 @@ __all__ = [
     'allow_mmengine_checkpoint_globals', 'name_checkpoint_errors',
     'allow_cpu_distributed', 'cpu_has_native_bf16', 'cpu_bf16_kernels',
     'cpu_summary', 'describe_cpu', 'onednn_isa_cap',
+    'release_process_group', 'release_process_group_at_exit',
     'load_pickle', 'FileLoadError', 'PickleLoadError',
     'RefusedGlobalError', 'CheckpointLoadError'
 ]
